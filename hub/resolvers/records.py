@@ -1,0 +1,260 @@
+"""SQL for the record queries. Tenant filtering is never written here: row-level security
+applies it inside the request's transaction (hub/db.py). Every query is static SQL with
+parameters; optional filters are `($n is null or ...)`.
+
+Batch functions take a list of keys and return one result per key in the same order, for the
+request's DataLoaders (hub/resolvers/context.py)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from hub.db import Tx
+
+Row = asyncpg.Record
+Key = tuple[str, int]  # (municipality_code, id)
+
+
+# Opaque ids and cursors ------------------------------------------------------------------
+
+def encode_id(kind: str, municipality: str, row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{municipality}:{row_id}".encode()).decode()
+
+
+def decode_id(kind: str, value: str) -> Key | None:
+    """(municipality, id) of an id of this kind, or None for anything else (unknown and
+    malformed ids answer the same as ids of another tenant)."""
+    try:
+        text = base64.urlsafe_b64decode(value.encode()).decode()
+        got, municipality, row_id = text.split(":")
+        if got != kind or len(municipality) != 4:
+            return None
+        return municipality, int(row_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[Row]
+    has_next: bool
+    count: Callable[[], Awaitable[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFilter:
+    municipalities: list[str] | None = None
+    providers: list[str] | None = None
+    care_types: list[str] | None = None
+    product_categories: list[str] | None = None
+    statuses: list[str] | None = None
+    start: date | None = None  # overlap with [start, end]
+    end: date | None = None
+    youth: Key | None = None
+
+
+# Keyset pages: order by (municipality_code, id); the cursor is the last row's key.
+def _page_sql(base: str, first_arg: int) -> str:
+    a, b, lim = first_arg, first_arg + 1, first_arg + 2
+    return (base + f" and (${a}::text is null or (municipality_code, id) > (${a}, ${b}::bigint))"
+            f" order by municipality_code, id limit ${lim}")
+
+
+_FILTERS = {
+    "trajectory": """from trajectory where ($1::text[] is null or municipality_code = any($1))
+        and ($2::text[] is null or provider_agb = any($2))
+        and ($3::text[] is null or care_type = any($3))
+        and ($4::date is null or coalesce(end_date, 'infinity') >= $4)
+        and ($5::date is null or start_date <= $5)
+        and ($6::text is null or (municipality_code = $6 and youth_id = $7))""",
+    "assignment": """from assignment where ($1::text[] is null or municipality_code = any($1))
+        and ($2::text[] is null or provider_agb = any($2))
+        and ($3::text[] is null or product_category = any($3))
+        and ($4::date is null or coalesce(end_date, 'infinity') >= $4)
+        and ($5::date is null or start_date <= $5)
+        and ($6::text is null or (municipality_code = $6 and youth_id = $7))""",
+    "claim": """from claim where ($1::text[] is null or municipality_code = any($1))
+        and ($2::text[] is null or provider_agb = any($2))
+        and ($3::text[] is null or product_category = any($3))
+        and ($4::date is null or period_end >= $4)
+        and ($5::date is null or period_start <= $5)
+        and ($6::text is null or (municipality_code = $6 and youth_id = $7))
+        and ($8::text[] is null or status = any($8))""",
+}
+
+
+def _filter_args(kind: str, f: RecordFilter) -> list[Any]:
+    third = f.care_types if kind == "trajectory" else f.product_categories
+    args: list[Any] = [f.municipalities, f.providers, third, f.start, f.end,
+                       f.youth[0] if f.youth else None, f.youth[1] if f.youth else None]
+    if kind == "claim":
+        args.append(f.statuses)
+    return args
+
+
+def encode_cursor(row: Row) -> str:
+    return base64.urlsafe_b64encode(f"{row['municipality_code']}:{row['id']}".encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> tuple[str | None, int | None]:
+    if not cursor:
+        return None, None
+    try:
+        municipality, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().split(":")
+        return municipality, int(row_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidCursorError(cursor) from exc
+
+
+class InvalidCursorError(ValueError):
+    def __init__(self, cursor: str) -> None:
+        super().__init__(f"`after` is not a cursor this API gave out: {cursor[:40]!r}")
+
+
+async def page(tx: Tx, kind: str, f: RecordFilter, first: int, after: str | None) -> Page:
+    """One page of trajectories, assignments or claims, plus a lazy total count."""
+    where = _FILTERS[kind]
+    args = _filter_args(kind, f)
+    cursor = decode_cursor(after)
+    sql = _page_sql("select * " + where, len(args) + 1)
+    rows = await tx.fetch(sql, *args, cursor[0], cursor[1], first + 1)
+
+    async def count() -> int:
+        return int(await tx.fetchval("select count(*) " + where, *args))
+
+    return Page(rows[:first], len(rows) > first, count)
+
+
+# Batch functions for DataLoaders ---------------------------------------------------------
+
+def _split(keys: Sequence[tuple[str, Any]]) -> tuple[list[str], list[Any]]:
+    return [k[0] for k in keys], [k[1] for k in keys]
+
+
+def _one_per_key(keys: Sequence[Any], rows: list[Row], key: Callable[[Row], Any]) -> list[Any]:
+    by_key = {key(r): r for r in rows}
+    return [by_key.get(k) for k in keys]
+
+
+def _many_per_key(keys: Sequence[Any], rows: list[Row], key: Callable[[Row], Any]) -> list[Any]:
+    by_key: dict[Any, list[Row]] = defaultdict(list)
+    for r in rows:
+        by_key[key(r)].append(r)
+    return [by_key.get(k, []) for k in keys]
+
+
+def _mid(r: Row) -> Key:
+    return (r["municipality_code"], r["id"])
+
+
+async def youth_by_key(tx: Tx, keys: Sequence[Key]) -> list[Row | None]:
+    m, i = _split(keys)
+    rows = await tx.fetch(
+        """select * from youth where (municipality_code, id) in
+             (select * from unnest($1::text[], $2::bigint[]))""", m, i)
+    return _one_per_key(keys, rows, _mid)
+
+
+async def providers_by_agb(tx: Tx, keys: Sequence[str]) -> list[Row | None]:
+    rows = await tx.fetch("select agb, name from provider where agb = any($1::text[])", keys)
+    return _one_per_key(keys, rows, lambda r: r["agb"])
+
+
+async def municipalities_by_code(tx: Tx, keys: Sequence[str]) -> list[Row | None]:
+    rows = await tx.fetch("select * from municipality where code = any($1::text[])", keys)
+    return _one_per_key(keys, rows, lambda r: r["code"])
+
+
+async def sources_by_id(tx: Tx, keys: Sequence[str]) -> list[Row | None]:
+    rows = await tx.fetch("select id, adapter, owner from source where id = any($1::text[])",
+                          keys)
+    return _one_per_key(keys, rows, lambda r: r["id"])
+
+
+def _number_key(r: Row) -> tuple[str, str]:
+    return (r["municipality_code"], r["toewijzing_nummer"])
+
+
+async def assignments_by_number(tx: Tx, keys: Sequence[tuple[str, str]]) -> list[list[Row]]:
+    m, n = _split(keys)
+    rows = await tx.fetch(
+        """select * from assignment where (municipality_code, toewijzing_nummer) in
+             (select * from unnest($1::text[], $2::text[]))""", m, n)
+    return _many_per_key(keys, rows, _number_key)
+
+
+async def claims_by_number(tx: Tx, keys: Sequence[tuple[str, str]]) -> list[list[Row]]:
+    m, n = _split(keys)
+    rows = await tx.fetch(
+        """select * from claim where (municipality_code, toewijzing_nummer) in
+             (select * from unnest($1::text[], $2::text[]))
+           order by period_start, reference""", m, n)
+    return _many_per_key(keys, rows, _number_key)
+
+
+async def trajectories_by_youth(tx: Tx, keys: Sequence[Key]) -> list[list[Row]]:
+    m, i = _split(keys)
+    rows = await tx.fetch(
+        """select * from trajectory where (municipality_code, youth_id) in
+             (select * from unnest($1::text[], $2::bigint[])) order by start_date, id""", m, i)
+    return _many_per_key(keys, rows, lambda r: (r["municipality_code"], r["youth_id"]))
+
+
+async def providers_page(tx: Tx, first: int, after: str | None) -> Page:
+    rows = await tx.fetch(
+        "select agb, name from provider where ($1::text is null or agb > $1) order by agb "
+        "limit $2", after_agb(after), first + 1)
+
+    async def count() -> int:
+        return int(await tx.fetchval("select count(*) from provider"))
+
+    return Page(rows[:first], len(rows) > first, count)
+
+
+def after_agb(after: str | None) -> str | None:
+    if not after:
+        return None
+    try:
+        return base64.urlsafe_b64decode(after.encode()).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidCursorError(after) from exc
+
+
+async def all_municipalities(tx: Tx) -> list[Row]:
+    return await tx.fetch("select * from municipality where in_region order by code")
+
+
+async def sources(tx: Tx) -> list[Row]:
+    """Each source with its last run and the totals of its latest run per file."""
+    return await tx.fetch(
+        """select s.id, s.adapter, s.owner, last.finished_at as last_ingest, last.status,
+                  coalesce(tot.accepted, 0) as accepted, coalesce(tot.quarantined, 0)
+                    as quarantined
+           from source s
+           left join lateral (select finished_at, status from ingest_run r
+                              where r.source_id = s.id order by r.id desc limit 1) last on true
+           left join lateral (
+             select sum(records_accepted) as accepted, sum(records_quarantined) as quarantined
+             from (select distinct on (file_hash) records_accepted, records_quarantined
+                   from ingest_run r where r.source_id = s.id
+                   order by file_hash, r.id desc) latest) tot on true
+           order by s.id""")
+
+
+BATCHES: dict[str, Callable[[Tx, Any], Awaitable[Sequence[Any]]]] = {
+    "youth": youth_by_key,
+    "provider": providers_by_agb,
+    "municipality": municipalities_by_code,
+    "source": sources_by_id,
+    "assignments_by_number": assignments_by_number,
+    "claims_by_number": claims_by_number,
+    "trajectories_by_youth": trajectories_by_youth,
+}

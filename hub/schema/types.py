@@ -1,0 +1,331 @@
+"""The record types of the GraphQL contract (DESIGN.md). Field names are a contract.
+
+Each type wraps one database row; links resolve through the request's DataLoaders, so a page
+of N records costs the same number of statements for any N."""
+
+from __future__ import annotations
+
+import base64
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from strawberry.types import Info
+
+from hub.resolvers import records
+from hub.resolvers.context import Context
+
+T = TypeVar("T")
+Row = Any
+
+
+@strawberry.enum
+class CareType(Enum):
+    AMBULANT = "AMBULANT"
+    RESIDENTIAL = "RESIDENTIAL"
+    CRISIS = "CRISIS"
+    PROTECTION = "PROTECTION"
+    PROBATION = "PROBATION"
+    OTHER = "OTHER"
+
+
+@strawberry.enum
+class ClaimStatus(Enum):
+    SUBMITTED = "SUBMITTED"
+    GRANTED = "GRANTED"
+    REJECTED = "REJECTED"
+    CREDITED = "CREDITED"
+    CREDIT = "CREDIT"
+
+
+def _ctx(info: Info[Context, None]) -> Context:
+    return info.context
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    _page: strawberry.Private[records.Page]
+
+    @strawberry.field
+    def nodes(self) -> list[T]:
+        return [e.node for e in self.edges]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self._page.count()
+
+
+def connection(page: records.Page, wrap: Any, cursor: Any = records.encode_cursor) -> Any:
+    edges = [Edge(cursor=cursor(r), node=wrap(r)) for r in page.rows]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next, has_previous_page=False,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        _page=page,
+    )
+
+
+@strawberry.type
+class Municipality:
+    code: str
+    name: str
+    _population: strawberry.Private[dict[str, int]]
+
+    @strawberry.field(description="Youth aged 0-17 on 1 January of the year, if known.")
+    def youth_population(self, year: int) -> int | None:
+        return self._population.get(str(year))
+
+    @staticmethod
+    def of(row: Row) -> Municipality:
+        import json  # noqa: PLC0415
+
+        population = row["youth_population"]
+        if isinstance(population, str):
+            population = json.loads(population)
+        return Municipality(code=row["code"], name=row["name"], _population=population)
+
+
+@strawberry.type
+class Provider:
+    agb: str
+    name: str | None
+
+    @staticmethod
+    def of(row: Row) -> Provider:
+        return Provider(agb=row["agb"], name=row["name"])
+
+
+def provider_cursor(row: Row) -> str:
+    return base64.urlsafe_b64encode(row["agb"].encode()).decode()
+
+
+@strawberry.type
+class Source:
+    id: str
+    adapter: str
+    owner: str | None
+
+
+@strawberry.type
+class SourceStatus:
+    id: str
+    adapter: str
+    owner: str | None
+    last_ingest: datetime | None
+    status: str | None
+    records_accepted: int
+    records_quarantined: int
+
+
+class _Linked:
+    """Links every record type shares: municipality, provider, youth, source."""
+
+    _row: strawberry.Private[Row]
+
+    async def _municipality(self, info: Info[Context, None]) -> Municipality:
+        row = await _ctx(info).loader("municipality").load(self._row["municipality_code"])
+        return Municipality.of(row)
+
+    async def _provider(self, info: Info[Context, None]) -> Provider:
+        agb = self._row["provider_agb"]
+        row = await _ctx(info).loader("provider").load(agb)
+        return Provider.of(row) if row else Provider(agb=agb, name=None)
+
+    async def _youth(self, info: Info[Context, None]) -> Youth | None:
+        if self._row["youth_id"] is None:
+            return None
+        key = (self._row["municipality_code"], self._row["youth_id"])
+        row = await _ctx(info).loader("youth").load(key)
+        return Youth.of(row) if row else None
+
+    async def _source(self, info: Info[Context, None]) -> Source | None:
+        row = await _ctx(info).loader("source").load(self._row["source_id"])
+        return Source(id=row["id"], adapter=row["adapter"], owner=row["owner"]) if row else None
+
+
+@strawberry.type
+class Youth:
+    id: strawberry.ID
+    birth_year: int | None
+    birth_month: int | None
+    gender: str | None = strawberry.field(description="COD046: 0 unknown, 1 male, 2 female.")
+    _row: strawberry.Private[Row]
+
+    @strawberry.field
+    async def municipality(self, info: Info[Context, None]) -> Municipality:
+        row = await _ctx(info).loader("municipality").load(self._row["municipality_code"])
+        return Municipality.of(row)
+
+    @strawberry.field
+    async def trajectories(self, info: Info[Context, None]) -> list[Trajectory]:
+        key = (self._row["municipality_code"], self._row["id"])
+        rows = await _ctx(info).loader("trajectories_by_youth").load(key)
+        return [Trajectory.of(r) for r in rows]
+
+    @staticmethod
+    def of(row: Row) -> Youth:
+        return Youth(id=_id("Youth", row), birth_year=row["birth_year"],
+                     birth_month=row["birth_month"], gender=row["gender"], _row=row)
+
+
+def _id(kind: str, row: Row) -> strawberry.ID:
+    return strawberry.ID(records.encode_id(kind, row["municipality_code"], row["id"]))
+
+
+@strawberry.type
+class Assignment(_Linked):
+    id: strawberry.ID
+    number: str = strawberry.field(description="ToewijzingNummer, unique per municipality.")
+    product_category: str | None
+    product_code: str | None
+    assigned_on: date
+    start: date
+    end: date | None
+    volume: int | None
+    unit: str | None = strawberry.field(description="WJ756 Eenheid.")
+    frequency: str | None = strawberry.field(description="WMO757 Frequentie.")
+    budget_cents: int | None
+    change_reason: str | None = strawberry.field(description="JZ002 RedenWijziging.")
+    _row: strawberry.Private[Row]
+
+    youth = strawberry.field(resolver=_Linked._youth)
+    provider = strawberry.field(resolver=_Linked._provider)
+    municipality = strawberry.field(resolver=_Linked._municipality)
+    source = strawberry.field(resolver=_Linked._source)
+
+    @staticmethod
+    def of(row: Row) -> Assignment:
+        return Assignment(
+            id=_id("Assignment", row), number=row["toewijzing_nummer"],
+            product_category=row["product_category"], product_code=row["product_code"],
+            assigned_on=row["assigned_on"], start=row["start_date"], end=row["end_date"],
+            volume=row["volume"], unit=row["unit"], frequency=row["frequency"],
+            budget_cents=row["budget_cents"], change_reason=row["change_reason"], _row=row)
+
+
+@strawberry.type
+class Claim(_Linked):
+    id: strawberry.ID
+    reference: str = strawberry.field(description="ReferentieNummer, unique per provider.")
+    previous_reference: str | None
+    claim_number: str = strawberry.field(description="DeclaratieNummer.")
+    claim_date: date
+    period_start: date
+    period_end: date
+    product_category: str
+    product_code: str
+    volume: int
+    unit: str
+    rate_cents: int | None
+    amount_cents: int = strawberry.field(description="As sent, never negative: see debitCredit.")
+    debit_credit: str = strawberry.field(description="D (debit) or C (credit).")
+    status: ClaimStatus
+    retourcodes: list[str] = strawberry.field(description="WJ001 codes of a rejected line.")
+    _row: strawberry.Private[Row]
+
+    youth = strawberry.field(resolver=_Linked._youth)
+    provider = strawberry.field(resolver=_Linked._provider)
+    municipality = strawberry.field(resolver=_Linked._municipality)
+    source = strawberry.field(resolver=_Linked._source)
+
+    @strawberry.field
+    async def assignment(self, info: Info[Context, None]) -> Assignment | None:
+        return await _assignment(info, self._row)
+
+    @staticmethod
+    def of(row: Row) -> Claim:
+        return Claim(
+            id=_id("Claim", row), reference=row["reference"],
+            previous_reference=row["previous_reference"], claim_number=row["claim_number"],
+            claim_date=row["claim_date"], period_start=row["period_start"],
+            period_end=row["period_end"], product_category=row["product_category"],
+            product_code=row["product_code"], volume=row["volume"], unit=row["unit"],
+            rate_cents=row["rate_cents"], amount_cents=row["amount_cents"],
+            debit_credit=row["debit_credit"], status=ClaimStatus(row["status"]),
+            retourcodes=list(row["retourcodes"]), _row=row)
+
+
+async def _assignment(info: Info[Context, None], row: Row) -> Assignment | None:
+    key = (row["municipality_code"], row["toewijzing_nummer"])
+    rows = await _ctx(info).loader("assignments_by_number").load(key)
+    return Assignment.of(rows[0]) if rows else None
+
+
+@strawberry.type
+class CarePeriod:
+    id: strawberry.ID
+    start: date
+    end: date | None
+    end_reason: str | None = strawberry.field(description="JZ588 RedenBeeindiging.")
+    _row: strawberry.Private[Row]
+
+    @strawberry.field
+    async def assignment(self, info: Info[Context, None]) -> Assignment | None:
+        return await _assignment(info, self._row)
+
+    @staticmethod
+    def of(row: Row) -> CarePeriod:
+        return CarePeriod(id=_id("CarePeriod", row), start=row["start_date"],
+                          end=row["end_date"], end_reason=row["end_reason"], _row=row)
+
+
+@strawberry.type
+class Trajectory(_Linked):
+    id: strawberry.ID
+    care_type: CareType | None
+    start: date
+    end: date | None
+    end_reason: str | None = strawberry.field(description="JZ588 reason of the last period.")
+    repeat_inflow: bool = strawberry.field(
+        description="Jeugdhulp in the five years before, with at least a day between (CBS).")
+    _row: strawberry.Private[Row]
+
+    youth = strawberry.field(resolver=_Linked._youth)
+    provider = strawberry.field(resolver=_Linked._provider)
+    municipality = strawberry.field(resolver=_Linked._municipality)
+    source = strawberry.field(resolver=_Linked._source)
+
+    @strawberry.field
+    def care_periods(self) -> list[CarePeriod]:
+        # One trajectory per care period until the CBS derivation lands: the row is both.
+        return [CarePeriod.of(self._row)]
+
+    @strawberry.field
+    async def assignments(self, info: Info[Context, None]) -> list[Assignment]:
+        key = (self._row["municipality_code"], self._row["toewijzing_nummer"])
+        rows = await _ctx(info).loader("assignments_by_number").load(key)
+        return [Assignment.of(r) for r in rows]
+
+    @strawberry.field
+    async def claims(self, info: Info[Context, None]) -> list[Claim]:
+        key = (self._row["municipality_code"], self._row["toewijzing_nummer"])
+        rows = await _ctx(info).loader("claims_by_number").load(key)
+        return [Claim.of(r) for r in rows]
+
+    @staticmethod
+    def of(row: Row) -> Trajectory:
+        care_type = row["care_type"]
+        return Trajectory(
+            id=_id("Trajectory", row), care_type=CareType(care_type) if care_type else None,
+            start=row["start_date"], end=row["end_date"], end_reason=row["end_reason"],
+            repeat_inflow=bool(row["repeat_inflow"]), _row=row)

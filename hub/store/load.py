@@ -1,0 +1,426 @@
+"""Idempotent load of one adapter result: one transaction per file, natural keys, provenance
+on every row, rejections to quarantine, the run recorded whatever happens.
+
+Every upsert only writes when something differs (`where ... is distinct from ...`), so loading
+the same content twice changes no row. A file that failed as a whole loads nothing and is
+recorded as a failed run with its one quarantined record.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from hub.db import Database, Scope, Tx
+from hub.model import (
+    Assignment,
+    CareStart,
+    CareStop,
+    ChangeAnswer,
+    ChangeRequest,
+    ClaimLine,
+    ClaimRejection,
+    FileResult,
+    Record,
+    Referral,
+    Rejection,
+    Retour,
+    Youth,
+)
+
+log = logging.getLogger("hub.store")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    id: str
+    adapter: str
+    owner: str | None = None
+    location: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    run_id: int
+    file_name: str
+    status: str  # loaded | failed
+    records_read: int
+    records_accepted: int
+    records_quarantined: int
+    records_unlinked: int
+    error: str | None = None
+
+
+_YOUTH_ID = "(select id from youth y where y.municipality_code = $1 and y.pseudonym = $2)"
+_PROVENANCE = "source_id, file_hash, position"
+
+
+def _prov(r: Any) -> tuple[str, str, str]:
+    return (r.provenance.source_id, r.provenance.file_hash, r.provenance.position)
+
+
+def _youth_of(r: Record) -> Youth | None:
+    return getattr(r, "youth", None)
+
+
+async def load_file(db: Database, source: SourceInfo, result: FileResult) -> RunResult:
+    """Load one file's records in one transaction and record the run."""
+    municipality = result.municipality_code
+    scope = Scope("ingest", municipality=municipality, actor=f"source:{source.id}")
+    if result.failed or not result.records:
+        return await _record_run(db, source, result, scope, status="failed" if result.failed
+                                 else "loaded", unlinked=0)
+    try:
+        async with db.tenant(scope, readonly=False, timeout_ms=600_000) as tx:
+            await _register_source(tx, source)
+            unlinked = await _load_records(tx, result.records)
+            return await _insert_run(tx, source, result, "loaded", unlinked, None)
+    except Exception as exc:  # the file fails as a whole: data as it was, the run recorded
+        log.warning("ingest_file_failed source=%s file=%s error=%s", source.id,
+                    result.file_name, type(exc).__name__)
+        failed = FileResult(result.file_name, result.file_hash, result.records_read,
+                            municipality_code=municipality, failed=True,
+                            schema_validated=result.schema_validated)
+        failed.rejections.append(Rejection(
+            source.id, result.file_name, result.file_hash, "/", None,
+            f"the file could not be loaded ({type(exc).__name__}); nothing of it was kept",
+            "load-failed", municipality))
+        return await _record_run(db, source, failed, scope, status="failed", unlinked=0,
+                                 error=type(exc).__name__)
+
+
+async def _record_run(db: Database, source: SourceInfo, result: FileResult, scope: Scope,
+                      *, status: str, unlinked: int, error: str | None = None) -> RunResult:
+    async with db.tenant(scope, readonly=False) as tx:
+        await _register_source(tx, source)
+        return await _insert_run(tx, source, result, status, unlinked, error)
+
+
+async def _register_source(tx: Tx, source: SourceInfo) -> None:
+    await tx.execute(
+        """insert into source(id, adapter, owner, location) values ($1, $2, $3, $4)
+           on conflict (id) do update set adapter = excluded.adapter, owner = excluded.owner,
+             location = excluded.location
+           where (source.adapter, source.owner, source.location)
+                 is distinct from (excluded.adapter, excluded.owner, excluded.location)""",
+        source.id, source.adapter, source.owner, source.location,
+    )
+
+
+async def _insert_run(tx: Tx, source: SourceInfo, result: FileResult, status: str,
+                      unlinked: int, error: str | None) -> RunResult:
+    accepted = 0 if result.failed else len(result.records)
+    quarantined = len(result.rejections)
+    run_id = await tx.fetchval(
+        """insert into ingest_run(source_id, municipality_code, file_name, file_hash, finished_at,
+             status, records_read, records_accepted, records_quarantined, records_unlinked,
+             schema_validated, error)
+           values ($1, $2, $3, $4, now(), $5, $6, $7, $8, $9, $10, $11) returning id""",
+        source.id, result.municipality_code, result.file_name, result.file_hash, status,
+        result.records_read, accepted, quarantined, unlinked, result.schema_validated, error,
+    )
+    await tx.executemany(
+        """insert into quarantine(municipality_code, run_id, source_id, file_name, file_hash,
+             position, field, code, reason, value) values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
+           on conflict (file_hash, position, code) do nothing""",
+        [(r.municipality_code if r.municipality_code == tx.scope.municipality else None,
+          run_id, source.id, r.file_name, r.file_hash, r.position, r.field, r.code, r.reason,
+          r.value) for r in result.rejections],
+    )
+    return RunResult(run_id, result.file_name, status, result.records_read, accepted,
+                     quarantined, unlinked, error)
+
+
+async def _load_records(tx: Tx, records: list[Record]) -> int:
+    """Upsert the records of one file; returns how many point at nothing (stored, flagged)."""
+    youths = {(y.municipality_code, y.pseudonym): y for r in records if (y := _youth_of(r))}
+    await tx.executemany(
+        f"""insert into youth(municipality_code, pseudonym, birth_year, birth_month, gender,
+              {_PROVENANCE}) values ($1, $2, $3, $4, $5, $6, $7, $8)
+            on conflict (municipality_code, pseudonym) do update
+              set birth_year = coalesce(youth.birth_year, excluded.birth_year),
+                  birth_month = coalesce(youth.birth_month, excluded.birth_month),
+                  gender = coalesce(youth.gender, excluded.gender)
+            where (youth.birth_year is null and excluded.birth_year is not null)
+               or (youth.birth_month is null and excluded.birth_month is not null)
+               or (youth.gender is null and excluded.gender is not null)""",
+        [(y.municipality_code, y.pseudonym, y.birth_year, y.birth_month, y.gender,
+          *_first_prov(records, y)) for y in youths.values()],
+    )
+    providers = sorted({r.provider_agb for r in records if hasattr(r, "provider_agb")}
+                       | {r.answer.provider_agb for r in records
+                          if isinstance(r, ClaimRejection)})
+    await tx.executemany(
+        "insert into provider(agb) values ($1) on conflict (agb) do nothing",
+        [(p,) for p in providers],
+    )
+    first = records[0]
+    message = first.answer.message if isinstance(first, ClaimRejection) else first.message
+    await tx.execute(
+        f"""insert into message(municipality_code, message_type, sender, message_code,
+              identification, dated, provider_agb, {_PROVENANCE})
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, '/')
+            on conflict (municipality_code, sender, message_code, identification) do nothing""",
+        _municipality(first), message.message_type, message.sender, message.message_code,
+        message.identification, message.dated, _provider(first),
+        _prov(first)[0], _prov(first)[1],
+    )
+    for kind, loader in _LOADERS.items():
+        batch = [r for r in records if isinstance(r, kind)]
+        if batch:
+            await loader(tx, batch)
+    return await _count_unlinked(tx, records)
+
+
+def _first_prov(records: list[Record], youth: Youth) -> tuple[str, str, str]:
+    return next(_prov(r) for r in records if _youth_of(r) == youth)
+
+
+def _municipality(r: Record) -> str:
+    return r.answer.municipality_code if isinstance(r, ClaimRejection) else r.municipality_code
+
+
+def _provider(r: Record) -> str:
+    return r.answer.provider_agb if isinstance(r, ClaimRejection) else r.provider_agb
+
+
+async def _load_referrals(tx: Tx, rows: list[Any]) -> None:
+    await tx.executemany(
+        f"""insert into referral(municipality_code, youth_id, provider_agb, provider_reference,
+              referrer_type, referrer_code, referrer_name, product_category, product_code,
+              requested_start, requested_end, volume, unit, frequency, budget_cents, dated,
+              {_PROVENANCE})
+            values ($1, {_YOUTH_ID}, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                    $16, $17, $18, $19)
+            on conflict (municipality_code, provider_agb, provider_reference) do update set
+              youth_id = excluded.youth_id, referrer_type = excluded.referrer_type,
+              referrer_code = excluded.referrer_code, referrer_name = excluded.referrer_name,
+              product_category = excluded.product_category, product_code = excluded.product_code,
+              requested_start = excluded.requested_start, requested_end = excluded.requested_end,
+              volume = excluded.volume, unit = excluded.unit, frequency = excluded.frequency,
+              budget_cents = excluded.budget_cents, dated = excluded.dated,
+              source_id = excluded.source_id, file_hash = excluded.file_hash,
+              position = excluded.position
+            where excluded.dated >= referral.dated
+              and (referral.youth_id, referral.referrer_type, referral.referrer_code,
+                   referral.referrer_name, referral.product_category, referral.product_code,
+                   referral.requested_start, referral.requested_end, referral.volume,
+                   referral.unit, referral.frequency, referral.budget_cents)
+                  is distinct from
+                  (excluded.youth_id, excluded.referrer_type, excluded.referrer_code,
+                   excluded.referrer_name, excluded.product_category, excluded.product_code,
+                   excluded.requested_start, excluded.requested_end, excluded.volume,
+                   excluded.unit, excluded.frequency, excluded.budget_cents)""",
+        [(r.municipality_code, r.youth.pseudonym, r.provider_agb, r.provider_reference,
+          r.referrer_type, r.referrer_code, r.referrer_name, r.product_category, r.product_code,
+          r.requested_start, r.requested_end, r.volume, r.unit, r.frequency, r.budget_cents,
+          r.message.dated, *_prov(r)) for r in rows],
+    )
+
+
+async def _load_assignments(tx: Tx, rows: list[Any]) -> None:
+    await tx.executemany(
+        f"""insert into assignment(municipality_code, youth_id, provider_agb, toewijzing_nummer,
+              provider_reference, product_category, product_code, assigned_on, start_date,
+              end_date, volume, unit, frequency, budget_cents, change_reason, dated,
+              {_PROVENANCE})
+            values ($1, {_YOUTH_ID}, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                    $16, $17, $18, $19)
+            on conflict (municipality_code, toewijzing_nummer) do update set
+              youth_id = excluded.youth_id, provider_agb = excluded.provider_agb,
+              provider_reference = excluded.provider_reference,
+              product_category = excluded.product_category, product_code = excluded.product_code,
+              assigned_on = excluded.assigned_on, start_date = excluded.start_date,
+              end_date = excluded.end_date, volume = excluded.volume, unit = excluded.unit,
+              frequency = excluded.frequency, budget_cents = excluded.budget_cents,
+              change_reason = excluded.change_reason, dated = excluded.dated,
+              source_id = excluded.source_id, file_hash = excluded.file_hash,
+              position = excluded.position
+            where excluded.dated >= assignment.dated
+              and (assignment.youth_id, assignment.provider_agb, assignment.provider_reference,
+                   assignment.product_category, assignment.product_code, assignment.assigned_on,
+                   assignment.start_date, assignment.end_date, assignment.volume,
+                   assignment.unit, assignment.frequency, assignment.budget_cents,
+                   assignment.change_reason)
+                  is distinct from
+                  (excluded.youth_id, excluded.provider_agb, excluded.provider_reference,
+                   excluded.product_category, excluded.product_code, excluded.assigned_on,
+                   excluded.start_date, excluded.end_date, excluded.volume, excluded.unit,
+                   excluded.frequency, excluded.budget_cents, excluded.change_reason)""",
+        [(r.municipality_code, r.youth.pseudonym, r.provider_agb, r.toewijzing_nummer,
+          r.provider_reference, r.product_category, r.product_code, r.assigned_on, r.start,
+          r.end, r.volume, r.unit, r.frequency, r.budget_cents, r.change_reason,
+          r.message.dated, *_prov(r)) for r in rows],
+    )
+
+
+_CARE_PERIOD_INSERT = f"""insert into care_period(municipality_code, youth_id, provider_agb,
+      toewijzing_nummer, product_category, product_code, start_date, end_date, end_reason,
+      dated, {_PROVENANCE})
+    values ($1, {_YOUTH_ID}, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"""
+
+
+async def _load_starts(tx: Tx, rows: list[Any]) -> None:
+    # StatusAanlevering 1 adds the delivery (a start already known stays as it is);
+    # 3 removes the delivery with the same key.
+    for status, batch in _by_status(rows):
+        if status == "1":
+            await tx.executemany(
+                _CARE_PERIOD_INSERT + """ on conflict (municipality_code, toewijzing_nummer,
+                    start_date) do nothing""",
+                [(r.municipality_code, r.youth.pseudonym, r.provider_agb, r.toewijzing_nummer,
+                  r.product_category, r.product_code, r.start, None, None, r.message.dated,
+                  *_prov(r)) for r in batch],
+            )
+        else:
+            await tx.executemany(
+                """delete from care_period where municipality_code = $1
+                     and toewijzing_nummer = $2 and start_date = $3""",
+                [(r.municipality_code, r.toewijzing_nummer, r.start) for r in batch],
+            )
+
+
+async def _load_stops(tx: Tx, rows: list[Any]) -> None:
+    # StatusAanlevering 1 delivers the stop (creating the period when its start is unknown);
+    # 3 removes the stop delivery: the period is open again.
+    for status, batch in _by_status(rows):
+        if status == "1":
+            await tx.executemany(
+                _CARE_PERIOD_INSERT + """ on conflict (municipality_code, toewijzing_nummer,
+                    start_date) do update set end_date = excluded.end_date,
+                    end_reason = excluded.end_reason
+                  where (care_period.end_date, care_period.end_reason)
+                        is distinct from (excluded.end_date, excluded.end_reason)""",
+                [(r.municipality_code, r.youth.pseudonym, r.provider_agb, r.toewijzing_nummer,
+                  r.product_category, r.product_code, r.start, r.end, r.end_reason,
+                  r.message.dated, *_prov(r)) for r in batch],
+            )
+        else:
+            await tx.executemany(
+                """update care_period set end_date = null, end_reason = null
+                   where municipality_code = $1 and toewijzing_nummer = $2 and start_date = $3
+                     and end_date is not null""",
+                [(r.municipality_code, r.toewijzing_nummer, r.start) for r in batch],
+            )
+
+
+def _by_status(rows: list[Any]) -> list[tuple[str, list[Any]]]:
+    # Keep document order between adds and removals: consecutive runs of one status.
+    runs: list[tuple[str, list[Any]]] = []
+    for r in rows:
+        if runs and runs[-1][0] == r.status:
+            runs[-1][1].append(r)
+        else:
+            runs.append((r.status, [r]))
+    return runs
+
+
+async def _load_claims(tx: Tx, rows: list[Any]) -> None:
+    # A claim line is immutable once sent: corrections come as a credit line naming it
+    # (VorigReferentieNummer) and a new debit line; see the `claim` view for the outcome.
+    await tx.executemany(
+        f"""insert into claim_line(municipality_code, youth_id, provider_agb, reference,
+              previous_reference, toewijzing_nummer, product_category, product_code,
+              period_start, period_end, volume, unit, rate_cents, amount_cents, debit_credit,
+              claim_number, claim_date, claim_message_id, {_PROVENANCE})
+            values ($1, {_YOUTH_ID}, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                    $16, $17, $18, $19, $20, $21)
+            on conflict (municipality_code, provider_agb, reference) do nothing""",
+        [(r.municipality_code, r.youth.pseudonym, r.provider_agb, r.reference,
+          r.previous_reference, r.toewijzing_nummer, r.product_category, r.product_code,
+          r.period_start, r.period_end, r.volume, r.unit, r.rate_cents, r.amount_cents,
+          r.debit_credit, r.claim_number, r.claim_date, r.message.identification, *_prov(r))
+         for r in rows],
+    )
+
+
+async def _load_claim_answers(tx: Tx, rows: list[Any]) -> None:
+    answers = {r.answer: r for r in rows}
+    await tx.executemany(
+        f"""insert into claim_answer(municipality_code, provider_agb, claim_message_id,
+              claim_number, submitted_cents, granted_cents, retourcodes, {_PROVENANCE})
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            on conflict (municipality_code, provider_agb, claim_message_id) do nothing""",
+        [(a.municipality_code, a.provider_agb, a.claim_message_id, a.claim_number,
+          a.submitted_cents, a.granted_cents, list(a.retourcodes), r.provenance.source_id,
+          r.provenance.file_hash, "/") for a, r in answers.items()],
+    )
+    await tx.executemany(
+        f"""insert into claim_rejection(municipality_code, provider_agb, claim_message_id,
+              reference, retourcodes, {_PROVENANCE}) values ($1, $2, $3, $4, $5, $6, $7, $8)
+            on conflict (municipality_code, provider_agb, claim_message_id, reference)
+            do nothing""",
+        [(r.answer.municipality_code, r.answer.provider_agb, r.answer.claim_message_id,
+          r.reference, list(r.retourcodes), *_prov(r)) for r in rows if r.reference],
+    )
+
+
+async def _load_change_requests(tx: Tx, rows: list[Any]) -> None:
+    await tx.executemany(
+        f"""insert into change_request(municipality_code, youth_id, provider_agb,
+              provider_reference, reason, unchanged, changed, new_products, dated,
+              {_PROVENANCE})
+            values ($1, {_YOUTH_ID}, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            on conflict (municipality_code, provider_agb, provider_reference) do nothing""",
+        [(r.municipality_code, r.youth.pseudonym if r.youth else None, r.provider_agb,
+          r.provider_reference, r.reason, list(r.unchanged), list(r.changed),
+          list(r.new_products), r.message.dated, *_prov(r)) for r in rows],
+    )
+
+
+async def _load_change_answers(tx: Tx, rows: list[Any]) -> None:
+    await tx.executemany(
+        f"""insert into change_answer(municipality_code, provider_agb, provider_reference,
+              answer, rejection_reason, residence_municipality, dated, {_PROVENANCE})
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            on conflict (municipality_code, provider_agb, provider_reference) do nothing""",
+        [(r.municipality_code, r.provider_agb, r.provider_reference, r.answer,
+          r.rejection_reason, r.residence_municipality, r.message.dated, *_prov(r))
+         for r in rows],
+    )
+
+
+async def _load_retours(tx: Tx, rows: list[Any]) -> None:
+    await tx.executemany(
+        f"""insert into retour(municipality_code, provider_agb, message_type,
+              answers_identification, answers_dated, item, header_retourcodes,
+              item_retourcodes, {_PROVENANCE})
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            on conflict (municipality_code, provider_agb, message_type, answers_identification,
+              item) do nothing""",
+        [(r.municipality_code, r.provider_agb, r.message.message_type,
+          r.answers_identification, r.answers_dated, r.item or "", list(r.header_retourcodes),
+          list(r.item_retourcodes), *_prov(r)) for r in rows],
+    )
+
+
+async def _count_unlinked(tx: Tx, records: list[Record]) -> int:
+    """References that point nowhere (a start, stop or claim for an unknown assignment) are
+    kept and counted in the run, never dropped."""
+    keys = sorted({(r.municipality_code, r.toewijzing_nummer) for r in records
+                   if isinstance(r, CareStart | CareStop | ClaimLine)})
+    if not keys:
+        return 0
+    known = await tx.fetch(
+        """select municipality_code, toewijzing_nummer from assignment
+           where (municipality_code, toewijzing_nummer) in
+                 (select * from unnest($1::text[], $2::text[]))""",
+        [k[0] for k in keys], [k[1] for k in keys],
+    )
+    found = {(r["municipality_code"], r["toewijzing_nummer"]) for r in known}
+    return sum(1 for r in records if isinstance(r, CareStart | CareStop | ClaimLine)
+               and (r.municipality_code, r.toewijzing_nummer) not in found)
+
+
+_LOADERS: dict[type, Any] = {
+    Referral: _load_referrals,
+    Assignment: _load_assignments,
+    CareStart: _load_starts,
+    CareStop: _load_stops,
+    ClaimLine: _load_claims,
+    ClaimRejection: _load_claim_answers,
+    ChangeRequest: _load_change_requests,
+    ChangeAnswer: _load_change_answers,
+    Retour: _load_retours,
+}
