@@ -317,8 +317,9 @@ alter table quarantine enable row level security;
 alter table quarantine force row level security;
 create policy read_scoped on quarantine for select using (
   (select app_role()) = 'admin'
-  or ((select app_role()) in ('municipality', 'ingest')
-      and municipality_code = (select app_municipality())));
+  or ((select app_role()) = 'municipality' and municipality_code = (select app_municipality()))
+  or ((select app_role()) = 'ingest'
+      and (municipality_code is null or municipality_code = (select app_municipality()))));
 create policy ingest_writes on quarantine for insert with check (
   (select app_role()) = 'ingest'
   and (municipality_code is null or municipality_code = (select app_municipality())));

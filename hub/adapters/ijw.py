@@ -1,0 +1,638 @@
+"""iJw 3.2 XML adapter: one message file in, canonical records and rejections out.
+
+A file is parsed without network or entity expansion, validated against the XSD of its message
+type (named by the root namespace), then checked against the region. Each body item is one
+record (`_SPECS`); a retour without body items, or a JW325 without rejected lines, is one header
+record. No BSN, name, address or contact value leaves this module: the BSN is only
+pseudonymised, and a rejection names an element but never quotes a personal value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import ClassVar, TypedDict, TypeVar
+
+from lxml import etree
+
+from hub.adapters.base import Adapter, AdapterContext, file_sha256
+from hub.model import (
+    Assignment,
+    CareStart,
+    CareStop,
+    ChangeAnswer,
+    ChangeRequest,
+    ClaimAnswer,
+    ClaimLine,
+    ClaimRejection,
+    FileResult,
+    MessageKey,
+    Provenance,
+    Record,
+    Referral,
+    Rejection,
+    Retour,
+    Youth,
+)
+from hub.pseudonym import elfproef
+
+Element = etree._Element
+_T = TypeVar("_T")
+_NAMESPACE = re.compile(r"http://www\.istandaarden\.nl/ijw/3_2/(jw\d{3})/schema")
+_HEADER = "/Bericht/Header"
+# Elements whose values identify a person: named in a rejection, never quoted.
+_PERSONAL_WORDS = """Bsn Geboortedatum Datum Naam Achternaam Voorvoegsel Voornamen Voorletters
+    Postcode Straatnaam Plaatsnaam Huisnummer Huisletter HuisnummerToevoeging Telefoonnummer
+    Landnummer Emailadres Organisatie Commentaar Taal"""
+_PERSONAL = frozenset(_PERSONAL_WORDS.split())
+
+
+class _Refused(Exception):  # noqa: N818  (a control-flow signal that becomes a Rejection)
+    def __init__(self, code: str, field: str | None, reason: str, value: str | None = None):
+        super().__init__(reason)
+        self.code, self.field, self.reason, self.value = code, field, reason, value
+        self.position = "/"  # for a file that fails as a whole
+
+
+def _file_error(code: str, position: str, field: str | None, reason: str) -> _Refused:
+    error = _Refused(code, field, reason)
+    error.position = position
+    return error
+
+
+@dataclass(frozen=True, slots=True)
+class _Msg:
+    """What every record of one message shares."""
+
+    municipality: str
+    municipality_field: str  # Afzender or Ontvanger
+    provider: str
+    key: MessageKey
+    header: Element
+    root: Element
+    pseudonymise: Callable[[str], str]
+
+
+# --- element access by local name ------------------------------------------------------------
+
+
+@cache
+def _p(path: str) -> str:
+    return "/".join(f"{{*}}{step}" for step in path.split("/"))
+
+
+def _leaf(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+def _local(el: Element) -> str:
+    return etree.QName(el).localname
+
+
+def _opt(el: Element, path: str) -> str | None:
+    text = el.findtext(_p(path))
+    return (text.strip() or None) if text is not None else None
+
+
+def _req(el: Element, path: str) -> str:
+    text = _opt(el, path)
+    if text is None:
+        raise _Refused("missing-field", _leaf(path), f"{path} is missing")
+    return text
+
+
+def _convert(text: str, kind: Callable[[str], _T], label: str, field: str) -> _T:
+    try:
+        return kind(text)
+    except ValueError:
+        value = None if field in _PERSONAL else text
+        raise _Refused("invalid-value", field, f"{field} is not a valid {label}", value) from None
+
+
+def _date(el: Element, path: str, field: str | None = None) -> date | None:
+    text = _opt(el, path)
+    return (
+        None if text is None else _convert(text, date.fromisoformat, "date", field or _leaf(path))
+    )
+
+
+def _int(el: Element, path: str) -> int | None:
+    text = _opt(el, path)
+    return None if text is None else _convert(text, int, "integer", _leaf(path))
+
+
+def _req_date(el: Element, path: str) -> date:
+    return _convert(_req(el, path), date.fromisoformat, "date", _leaf(path))
+
+
+def _req_int(el: Element, path: str) -> int:
+    return _convert(_req(el, path), int, "integer", _leaf(path))
+
+
+def _texts(el: Element, path: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in (e.text for e in el.iterfind(_p(path))) if t and t.strip())
+
+
+def _codes(el: Element | None) -> tuple[str, ...]:
+    return () if el is None else _texts(el, "RetourCodes/RetourCode")
+
+
+def _signed(el: Element, path: str) -> int | None:
+    amount = _int(el, f"{path}/TotaalBedrag")
+    if amount is None:
+        return None
+    return -amount if _opt(el, f"{path}/DebetCredit") == "C" else amount
+
+
+def _ancestor(el: Element, name: str) -> Element:
+    for ancestor in el.iterancestors():
+        if _local(ancestor) == name:
+            return ancestor
+    raise _Refused("missing-field", name, f"the record has no {name}")
+
+
+def _xpath(el: Element, indexed: frozenset[str]) -> str:
+    """`/Bericht/Client[1]/ToegewezenProducten/ToegewezenProduct[2]`: local names, 1-based
+    indexes on the repeatable steps."""
+    steps: list[str] = []
+    node: Element | None = el
+    while node is not None:
+        name = _local(node)
+        if name in indexed:
+            same = sum(1 for s in node.itersiblings(preceding=True) if s.tag == node.tag)
+            name = f"{name}[{same + 1}]"
+        steps.append(name)
+        node = node.getparent()
+    return "/" + "/".join(reversed(steps))
+
+
+def content_hash(root: Element) -> str:
+    """sha256 over the message's content (namespace URI + local name, attributes and stripped
+    text of every element, in document order): the same for any re-serialisation of it."""
+    digest = hashlib.sha256()
+
+    def walk(el: Element) -> None:
+        text = (el.text or "").strip()
+        digest.update(json.dumps([el.tag, sorted(el.attrib.items()), text]).encode())
+        for child in el.iterchildren(etree.Element):
+            walk(child)
+        digest.update(b")")
+
+    walk(root)
+    return digest.hexdigest()
+
+
+# --- record builders -------------------------------------------------------------------------
+
+
+class _Common(TypedDict):
+    municipality_code: str
+    provider_agb: str
+    message: MessageKey
+    provenance: Provenance
+
+
+class _Product(TypedDict):
+    product_category: str | None
+    product_code: str | None
+
+
+class _Omvang(TypedDict):
+    volume: int | None
+    unit: str | None
+    frequency: str | None
+    budget_cents: int | None
+
+
+def _common(msg: _Msg, prov: Provenance) -> _Common:
+    return _Common(
+        municipality_code=msg.municipality,
+        provider_agb=msg.provider,
+        message=msg.key,
+        provenance=prov,
+    )
+
+
+def _product(it: Element) -> _Product:
+    return _Product(
+        product_category=_opt(it, "Product/Categorie"), product_code=_opt(it, "Product/Code")
+    )
+
+
+def _omvang(it: Element) -> _Omvang:
+    return _Omvang(
+        volume=_int(it, "Omvang/Volume"),
+        unit=_opt(it, "Omvang/Eenheid"),
+        frequency=_opt(it, "Omvang/Frequentie"),
+        budget_cents=_int(it, "Budget"),
+    )
+
+
+def _youth(msg: _Msg, item: Element) -> Youth:
+    client = _ancestor(item, "Client")
+    bsn = _req(client, "Bsn")
+    if not elfproef(bsn):
+        raise _Refused("elfproef", "Bsn", "Bsn fails the elfproef")
+    born = _date(client, "Geboortedatum/Datum", "Geboortedatum")
+    use = _opt(client, "Geboortedatum/DatumGebruik")  # COD170: 1 no day, 2 year only, 3 none
+    return Youth(
+        municipality_code=msg.municipality,
+        pseudonym=msg.pseudonymise(bsn),
+        birth_year=born.year if born and use != "3" else None,
+        birth_month=born.month if born and use not in ("2", "3") else None,
+        gender=_opt(client, "Geslacht"),
+    )
+
+
+def _status(item: Element) -> str:
+    status = _req(item, "StatusAanlevering")
+    if status in ("2", "9"):
+        reason = f"StatusAanlevering {status} may not be used (CS058): only 1 (add) or 3 (remove)"
+        raise _Refused("status-aanlevering", "StatusAanlevering", reason, status)
+    return status
+
+
+def _assignment(msg: _Msg, it: Element, prov: Provenance) -> Assignment:
+    return Assignment(
+        **_common(msg, prov),
+        **_product(it),
+        **_omvang(it),
+        youth=_youth(msg, it),
+        toewijzing_nummer=_req(it, "ToewijzingNummer"),
+        provider_reference=_opt(it, "ReferentieAanbieder"),
+        assigned_on=_req_date(it, "Toewijzingsdatum"),
+        start=_req_date(it, "Ingangsdatum"),
+        end=_date(it, "Einddatum"),
+        change_reason=_opt(it, "RedenWijziging"),
+    )
+
+
+def _care_start(msg: _Msg, it: Element, prov: Provenance) -> CareStart:
+    return CareStart(
+        **_common(msg, prov),
+        **_product(it),
+        youth=_youth(msg, it),
+        toewijzing_nummer=_req(it, "ToewijzingNummer"),
+        start=_req_date(it, "Begindatum"),
+        status=_status(it),
+    )
+
+
+def _care_stop(msg: _Msg, it: Element, prov: Provenance) -> CareStop:
+    return CareStop(
+        **_common(msg, prov),
+        **_product(it),
+        youth=_youth(msg, it),
+        toewijzing_nummer=_req(it, "ToewijzingNummer"),
+        start=_req_date(it, "Begindatum"),
+        end=_req_date(it, "Einddatum"),
+        end_reason=_req(it, "RedenBeeindiging"),
+        status=_status(it),
+    )
+
+
+def _referral(msg: _Msg, it: Element, prov: Provenance) -> Referral:
+    return Referral(
+        **_common(msg, prov),
+        **_product(it),
+        **_omvang(it),
+        youth=_youth(msg, it),
+        provider_reference=_req(it, "ReferentieAanbieder"),
+        referrer_type=_req(it, "Verwijzer/Type"),
+        referrer_code=_opt(it, "Verwijzer/ZorgverlenerCode"),
+        referrer_name=_opt(it, "Verwijzer/Naam"),
+        requested_start=_req_date(it, "ToewijzingIngangsdatum"),
+        requested_end=_date(it, "ToewijzingEinddatum"),
+    )
+
+
+def _change_request(msg: _Msg, it: Element, prov: Provenance) -> ChangeRequest:
+    return ChangeRequest(
+        **_common(msg, prov),
+        youth=_youth(msg, it),
+        provider_reference=_req(it, "ReferentieAanbieder"),
+        reason=_req(it, "RedenVerzoek"),
+        unchanged=_texts(it, "OngewijzigdeProducten/OngewijzigdProduct/ToewijzingNummer"),
+        changed=_texts(it, "TeWijzigenProducten/TeWijzigenProduct/ToewijzingNummer"),
+        new_products=_texts(it, "NieuweProducten/NieuwProduct/Product/Code"),
+    )
+
+
+def _change_answer(msg: _Msg, it: Element, prov: Provenance) -> ChangeAnswer:
+    return ChangeAnswer(
+        **_common(msg, prov),
+        provider_reference=_req(it, "ReferentieAanbieder"),
+        answer=_req(it, "VerzoekAntwoord"),
+        rejection_reason=_opt(it, "RedenAfwijzingVerzoek"),
+        residence_municipality=_opt(it, "Woonplaatsbeginsel/Gemeente"),
+    )
+
+
+def _claim_line(msg: _Msg, it: Element, prov: Provenance) -> ClaimLine:
+    claim = _ancestor(it, "Declaratie")
+    return ClaimLine(
+        **_common(msg, prov),
+        youth=_youth(msg, it),
+        reference=_req(it, "ProductReferentie/ReferentieNummer"),
+        previous_reference=_opt(it, "ProductReferentie/VorigReferentieNummer"),
+        toewijzing_nummer=_req(it, "ToewijzingNummer"),
+        product_category=_req(it, "ProductCategorie"),
+        product_code=_req(it, "ProductCode"),
+        period_start=_req_date(it, "ProductPeriode/Begindatum"),
+        period_end=_req_date(it, "ProductPeriode/Einddatum"),
+        volume=_req_int(it, "GeleverdVolume"),
+        unit=_req(it, "Eenheid"),
+        rate_cents=_int(it, "ProductTarief"),
+        amount_cents=_req_int(it, "IngediendBedrag/Bedrag"),
+        debit_credit=_req(it, "IngediendBedrag/DebetCredit"),
+        claim_number=_req(claim, "DeclaratieNummer"),
+        claim_date=_req_date(claim, "DeclaratieDagtekening"),
+    )
+
+
+def _claim_rejection(msg: _Msg, it: Element | None, prov: Provenance) -> ClaimRejection:
+    """A rejected JW325 line, or (`it` None) the answer itself when no line was rejected."""
+    answer = msg.root.find(_p("DeclaratieAntwoord"))
+    claim = ClaimAnswer(
+        municipality_code=msg.municipality,
+        provider_agb=msg.provider,
+        claim_message_id=_req(msg.header, "DeclaratieIdentificatie/Identificatie"),
+        claim_number=None if answer is None else _opt(answer, "DeclaratieNummer"),
+        submitted_cents=None if answer is None else _signed(answer, "TotaalIngediendBedrag"),
+        granted_cents=None if answer is None else _signed(answer, "TotaalToegekendBedrag"),
+        retourcodes=tuple(dict.fromkeys(_codes(msg.header) + _codes(answer))),
+        message=msg.key,
+    )
+    if it is None:
+        return ClaimRejection(claim, None, claim.retourcodes, prov)
+    return ClaimRejection(claim, _req(it, "ProductReferentie/ReferentieNummer"), _codes(it), prov)
+
+
+def _retour(msg: _Msg, it: Element | None, prov: Provenance) -> Retour:
+    return Retour(
+        **_common(msg, prov),
+        answers_identification=_req(msg.header, "IdentificatieRetour"),
+        answers_dated=_req_date(msg.header, "DagtekeningRetour"),
+        item=None if it is None else _leaf(prov.position),  # one Client per retour: unique
+        header_retourcodes=_codes(msg.header),
+        item_retourcodes=_codes(it),
+    )
+
+
+# --- what a record is, per message type ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    items: str  # path from Bericht to the body items, by local name
+    build: Callable[[_Msg, Element, Provenance], Record]
+    key: tuple[str, ...] = ()  # item paths of the duplicate key (the file fixes gemeente/AGB)
+    header: Callable[[_Msg, None, Provenance], Record] | None = None  # when there are no items
+
+
+_TOEGEWEZEN = "Client/ToegewezenProducten/ToegewezenProduct"
+_START = "Client/StartProducten/StartProduct"
+_STOP = "Client/StopProducten/StopProduct"
+_AANGEVRAAGD = "Client/AangevraagdeProducten/AangevraagdProduct"
+_PRESTATIE = "Clienten/Client/Prestaties/Prestatie"
+_SPECS: dict[str, _Spec] = {
+    "JW301": _Spec(_TOEGEWEZEN, _assignment, ("ToewijzingNummer",)),
+    "JW302": _Spec(_TOEGEWEZEN, _retour, header=_retour),
+    "JW305": _Spec(_START, _care_start, ("ToewijzingNummer", "Begindatum")),
+    "JW306": _Spec(_START, _retour, header=_retour),
+    "JW307": _Spec(_STOP, _care_stop, ("ToewijzingNummer", "Begindatum")),
+    "JW308": _Spec(_STOP, _retour, header=_retour),
+    "JW315": _Spec(_AANGEVRAAGD, _referral, ("ReferentieAanbieder",)),
+    "JW316": _Spec(_AANGEVRAAGD, _retour, header=_retour),
+    "JW317": _Spec("Client/Verzoek", _change_request, ("ReferentieAanbieder",)),
+    "JW318": _Spec("Client/Verzoek", _retour, header=_retour),
+    "JW319": _Spec("Antwoord", _change_answer, ("ReferentieAanbieder",)),
+    "JW320": _Spec("Antwoord", _retour, header=_retour),
+    "JW323": _Spec(
+        f"Declaratie/{_PRESTATIE}", _claim_line, ("ProductReferentie/ReferentieNummer",)
+    ),
+    "JW325": _Spec(f"DeclaratieAntwoord/{_PRESTATIE}", _claim_rejection, header=_claim_rejection),
+}
+
+
+# --- message type, XSD and header ------------------------------------------------------------
+
+_SCHEMAS: dict[tuple[Path, str], etree.XMLSchema] = {}
+_XS_TYPES: dict[Path, dict[str, str]] = {}
+_XS = "{http://www.w3.org/2001/XMLSchema}"
+_CLARK = re.compile(r"\{[^}'\s]+\}")
+_ELEMENT = re.compile(r"^Element '([^']+)'(?:, attribute '[^']+')?: ")
+_ATOMIC = re.compile(r"is not a valid value of the atomic type '([^']+)'")
+_QUOTED_VALUE = re.compile(r"^'[^']*'|(?<=The value )'[^']*'")
+
+
+def _safe_parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
+
+
+def _message_type(root: Element) -> str:
+    if root.getroottree().docinfo.doctype:
+        reason = "a DOCTYPE (DTD or entity declarations) is not allowed in an iJw message"
+        raise _file_error("doctype", "/", None, reason)
+    qname = etree.QName(root)
+    match = _NAMESPACE.fullmatch(qname.namespace or "")
+    if qname.localname != "Bericht" or match is None or match[1].upper() not in _SPECS:
+        reason = f"{qname.localname} in namespace {qname.namespace} is not an iJw 3.2 message"
+        raise _file_error("unknown-message", "/", None, reason)
+    return match[1].upper()
+
+
+def _xs_types(xsd_dir: Path) -> dict[str, str]:
+    """basisschema type name -> the xs: type it restricts, to say `is not a valid xs:date`."""
+    if xsd_dir not in _XS_TYPES:
+        doc = etree.parse(str(xsd_dir / "basisschema.xsd"), _safe_parser())
+        bases = {
+            str(t.get("name")): str(r.get("base"))
+            for t in doc.iterfind(f"{_XS}simpleType")
+            for r in t.iterfind(f"{_XS}restriction")
+        }
+        _XS_TYPES[xsd_dir] = {name: _xs_base(bases, name) for name in bases}
+    return _XS_TYPES[xsd_dir]
+
+
+def _xs_base(bases: dict[str, str], name: str) -> str:
+    base = bases[name]
+    while base.startswith("ijw:") and base[4:] in bases:
+        base = bases[base[4:]]
+    return base
+
+
+def _validate(root: Element, message_type: str, xsd_dir: Path) -> None:
+    """Raise the first XSD error, made readable: `ToewijzingEinddatum: '2027-06-31' is not a
+    valid xs:date` (values of personal elements left out)."""
+    key = (xsd_dir.resolve(), message_type)
+    try:
+        if key not in _SCHEMAS:
+            doc = etree.parse(str(key[0] / f"{message_type}.xsd"), _safe_parser())
+            _SCHEMAS[key] = etree.XMLSchema(doc)
+        xs_types = _xs_types(key[0])
+    except (OSError, etree.XMLSchemaParseError) as exc:
+        raise _file_error("xsd", "/", None, f"{message_type}.xsd cannot be loaded: {exc}") from None
+    schema = _SCHEMAS[key]
+    try:
+        if schema.validate(root):
+            return
+    except etree.XMLSchemaValidateError as exc:  # libxml2 gives up, e.g. on odd entity nodes
+        raise _file_error("xsd", "/", None, f"the message cannot be validated: {exc}") from None
+    error = schema.error_log[0]
+    text = _CLARK.sub("", error.message).rstrip(".")
+    match = _ELEMENT.match(text)
+    field = match[1] if match else None
+    if match:
+        rest = _ATOMIC.sub(
+            lambda m: f"is not a valid {xs_types.get(m[1], m[1])}", text[match.end() :]
+        )
+        if field in _PERSONAL:
+            rest = _QUOTED_VALUE.sub("the value", rest)
+        text = f"{field}: {rest}"
+    raise _file_error("xsd", f"line {error.line}", field, text)
+
+
+def _message(message_type: str, root: Element, pseudonymise: Callable[[str], str]) -> _Msg:
+    """The header: who sends to whom (the 4-digit one is the municipality), and the key."""
+    header = root.find(_p("Header"))
+    if header is None:
+        raise _file_error("missing-field", _HEADER, "Header", "the message has no Header")
+    try:
+        sender, receiver = _req(header, "Afzender"), _req(header, "Ontvanger")
+        key = MessageKey(
+            sender=sender,
+            message_code=_req(header, "BerichtCode"),
+            identification=_req(header, "BerichtIdentificatie/Identificatie"),
+            dated=_req_date(header, "BerichtIdentificatie/Dagtekening"),
+            message_type=message_type,
+        )
+    except _Refused as refused:
+        refused.position = _HEADER
+        raise
+    if len(sender) != 4 and len(receiver) != 4:
+        reason = "neither Afzender nor Ontvanger is a 4-digit municipality code"
+        raise _file_error("missing-field", _HEADER, "Afzender", reason)
+    by_sender = len(sender) == 4
+    return _Msg(
+        municipality=sender if by_sender else receiver,
+        municipality_field="Afzender" if by_sender else "Ontvanger",
+        provider=receiver if by_sender else sender,
+        key=key,
+        header=header,
+        root=root,
+        pseudonymise=pseudonymise,
+    )
+
+
+# --- the adapter -----------------------------------------------------------------------------
+
+
+class IjwAdapter(Adapter):
+    name: ClassVar[str] = "ijw"
+
+    def read(self, path: Path, ctx: AdapterContext) -> FileResult:
+        validated = ctx.xsd_dir is not None
+        data = path.read_bytes()
+        try:
+            root = etree.fromstring(data, _safe_parser())
+        except etree.XMLSyntaxError as exc:
+            result = FileResult(path.name, file_sha256(data), schema_validated=validated)
+            reason = f"not well-formed XML at line {exc.lineno}: {exc.msg}"
+            return _fail(result, ctx, _file_error("not-well-formed", "/", None, reason))
+        result = FileResult(path.name, content_hash(root), schema_validated=validated)
+        try:
+            message_type = _message_type(root)
+            if ctx.xsd_dir is not None:  # the XSD comes before the region
+                _validate(root, message_type, ctx.xsd_dir)
+            msg = _message(message_type, root, ctx.pseudonymise)
+        except _Refused as refused:
+            return _fail(result, ctx, refused)
+        result.municipality_code = msg.municipality
+        spec = _SPECS[message_type]
+        indexed = frozenset({"Client", _leaf(spec.items)})
+        items: list[tuple[Element | None, str]] = [
+            (item, _xpath(item, indexed)) for item in root.iterfind(_p(spec.items))
+        ]
+        if not items and spec.header is not None:
+            items = [(None, _HEADER)]
+        result.records_read = len(items)
+
+        if msg.municipality not in ctx.region:
+            reason = f"municipality {msg.municipality} is not in the region"
+            outside = _Refused(
+                "unknown-municipality", msg.municipality_field, reason, msg.municipality
+            )
+            for _, position in items:
+                _reject(result, ctx, outside, position, msg.municipality)
+            return result
+
+        seen: set[tuple[str | None, ...]] = set()
+        for item, position in items:
+            provenance = Provenance(ctx.source_id, result.file_hash, position)
+            try:
+                record = _build(spec, msg, item, provenance, seen)
+            except _Refused as refused:
+                _reject(result, ctx, refused, position, msg.municipality)
+            else:
+                result.records.append(record)
+        return result
+
+
+def _build(
+    spec: _Spec,
+    msg: _Msg,
+    item: Element | None,
+    prov: Provenance,
+    seen: set[tuple[str | None, ...]],
+) -> Record:
+    """One record. A key seen earlier in the file, even on a refused record, is a duplicate."""
+    if item is None:
+        if spec.header is None:
+            raise _Refused("missing-field", _leaf(spec.items), "the message has no body items")
+        return spec.header(msg, None, prov)
+    key = tuple(_opt(item, path) for path in spec.key)
+    duplicate = bool(spec.key) and None not in key and key in seen
+    seen.add(key)
+    record = spec.build(msg, item, prov)
+    if duplicate:
+        field, value = _leaf(spec.key[0]), "/".join(str(part) for part in key)
+        raise _Refused(
+            "duplicate-key", field, f"{field} {value} occurs earlier in this file", value
+        )
+    return record
+
+
+def _reject(
+    result: FileResult,
+    ctx: AdapterContext,
+    refused: _Refused,
+    position: str,
+    municipality: str | None,
+) -> None:
+    result.rejections.append(
+        Rejection(
+            source_id=ctx.source_id,
+            file_name=result.file_name,
+            file_hash=result.file_hash,
+            position=position,
+            field=refused.field,
+            reason=refused.reason,
+            code=refused.code,
+            municipality_code=municipality,
+            value=refused.value,
+        )
+    )
+
+
+def _fail(result: FileResult, ctx: AdapterContext, refused: _Refused) -> FileResult:
+    """The file fails as a whole: nothing loads, and it counts as one quarantined record."""
+    result.records_read, result.failed = 1, True
+    _reject(result, ctx, refused, refused.position, result.municipality_code)
+    return result
