@@ -24,8 +24,9 @@ log = logging.getLogger("hub.app")
 
 
 def _error(message: str, status: int, **headers: str) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message}]}, status_code=status,
-                        headers=headers or None)
+    return JSONResponse(
+        {"errors": [{"message": message}]}, status_code=status, headers=headers or None
+    )
 
 
 def _format(error: GraphQLError) -> dict[str, Any]:
@@ -35,8 +36,14 @@ def _format(error: GraphQLError) -> dict[str, Any]:
     return formatted
 
 
-def create_app(db: Database, secret: str, region: Collection[str], *,
-               page_size_max: int = 500, manage_pool: bool = True) -> Starlette:
+def create_app(
+    db: Database,
+    secret: str,
+    region: Collection[str],
+    *,
+    page_size_max: int = 500,
+    manage_pool: bool = True,
+) -> Starlette:
     async def graphql(request: Request) -> Response:
         try:
             scope = auth.from_header(secret, request.headers.get("authorization"), region)
@@ -54,7 +61,9 @@ def create_app(db: Database, secret: str, region: Collection[str], *,
         async with db.tenant(scope) as tx:
             context = Context(tx=tx, scope=scope, page_size_max=page_size_max)
             result = await schema.execute(
-                body["query"], variable_values=variables, context_value=context,
+                body["query"],
+                variable_values=variables,
+                context_value=context,
                 operation_name=body.get("operationName"),
             )
         payload: dict[str, Any] = {}
@@ -78,7 +87,9 @@ def create_app(db: Database, secret: str, region: Collection[str], *,
                 await db.close()
 
     return Starlette(
-        routes=[Route("/graphql", graphql, methods=["POST"]),
-                Route("/healthz", healthz, methods=["GET"])],
+        routes=[
+            Route("/graphql", graphql, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
         lifespan=lifespan,
     )

@@ -22,13 +22,24 @@ class AuthError(Exception):
     """The request carries no usable token; the message says what is wrong."""
 
 
-def issue(secret: str, role: str, *, municipality: str | None = None,
-          provider: str | None = None, subject: str | None = None,
-          ttl_seconds: int = 30 * 24 * 3600) -> str:
+def issue(
+    secret: str,
+    role: str,
+    *,
+    municipality: str | None = None,
+    provider: str | None = None,
+    subject: str | None = None,
+    ttl_seconds: int = 30 * 24 * 3600,
+) -> str:
     scope = _validate(role, municipality, provider)
     now = int(time.time())
-    claims: dict[str, object] = {"iss": _ISSUER, "iat": now, "exp": now + ttl_seconds,
-                                 "role": scope.role, "sub": subject or scope.role}
+    claims: dict[str, object] = {
+        "iss": _ISSUER,
+        "iat": now,
+        "exp": now + ttl_seconds,
+        "role": scope.role,
+        "sub": subject or scope.role,
+    }
     if scope.municipality:
         claims["municipality"] = scope.municipality
     if scope.provider:
@@ -38,14 +49,23 @@ def issue(secret: str, role: str, *, municipality: str | None = None,
 
 def verify(secret: str, token: str, region: Collection[str] | None = None) -> Scope:
     try:
-        claims = jwt.decode(token, secret, algorithms=[_ALGORITHM], issuer=_ISSUER,
-                            options={"require": ["exp", "iat", "role"]})
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[_ALGORITHM],
+            issuer=_ISSUER,
+            options={"require": ["exp", "iat", "role"]},
+        )
     except jwt.ExpiredSignatureError as exc:
         raise AuthError("the token has expired; get a new one with `hub token`") from exc
     except jwt.InvalidTokenError as exc:
         raise AuthError("the token is not valid for this hub") from exc
-    scope = _validate(str(claims.get("role")), claims.get("municipality"),
-                      claims.get("provider"), subject=str(claims.get("sub") or ""))
+    scope = _validate(
+        str(claims.get("role")),
+        claims.get("municipality"),
+        claims.get("provider"),
+        subject=str(claims.get("sub") or ""),
+    )
     if region is not None and scope.municipality and scope.municipality not in region:
         raise AuthError(f"municipality {scope.municipality} is not in this hub's region")
     return scope
@@ -53,21 +73,25 @@ def verify(secret: str, token: str, region: Collection[str] | None = None) -> Sc
 
 def from_header(secret: str, header: str | None, region: Collection[str] | None = None) -> Scope:
     if not header:
-        raise AuthError("missing Authorization header; send `Authorization: Bearer <token>` "
-                        "(get a token with `hub token --role ...`)")
+        raise AuthError(
+            "missing Authorization header; send `Authorization: Bearer <token>` "
+            "(get a token with `hub token --role ...`)"
+        )
     kind, _, token = header.partition(" ")
     if kind.lower() != "bearer" or not token.strip():
         raise AuthError("the Authorization header must be `Bearer <token>`")
     return verify(secret, token.strip(), region)
 
 
-def _validate(role: str, municipality: object, provider: object,
-              subject: str | None = None) -> Scope:
+def _validate(
+    role: str, municipality: object, provider: object, subject: str | None = None
+) -> Scope:
     if role not in ROLES:
         raise AuthError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     if role == "municipality":
-        if not (isinstance(municipality, str) and len(municipality) == 4
-                and municipality.isdigit()):
+        if not (
+            isinstance(municipality, str) and len(municipality) == 4 and municipality.isdigit()
+        ):
             raise AuthError("the municipality role needs a 4-digit municipality code")
         return Scope(role, municipality=municipality, actor=subject)
     if role == "provider":

@@ -36,8 +36,10 @@ def resolve_urls(s: Settings) -> Urls:
         return Urls(admin=s.database_url, service=service)
     maintenance = start_embedded(s)
     asyncio.run(ensure_database(maintenance, EMBEDDED_DATABASE))
-    return Urls(admin=with_user(maintenance, "postgres", database=EMBEDDED_DATABASE),
-                service=with_user(maintenance, SERVICE_ROLE, database=EMBEDDED_DATABASE))
+    return Urls(
+        admin=with_user(maintenance, "postgres", database=EMBEDDED_DATABASE),
+        service=with_user(maintenance, SERVICE_ROLE, database=EMBEDDED_DATABASE),
+    )
 
 
 def _migrate(s: Settings) -> Urls:
@@ -60,12 +62,16 @@ def cmd_token(s: Settings, a: argparse.Namespace) -> int:
 
 
 def _print_run(run: RunResult) -> None:
-    print(f"{run.status:7} {run.records_accepted:6} accepted {run.records_quarantined:5} "
-          f"quarantined {run.records_unlinked:5} unlinked  {run.file_name}", file=sys.stderr)
+    print(
+        f"{run.status:7} {run.records_accepted:6} accepted {run.records_quarantined:5} "
+        f"quarantined {run.records_unlinked:5} unlinked  {run.file_name}",
+        file=sys.stderr,
+    )
 
 
-async def _ingest_sources(urls: Urls, s: Settings,
-                          batches: list[tuple[SourceInfo, list[Path]]]) -> list[RunResult]:
+async def _ingest_sources(
+    urls: Urls, s: Settings, batches: list[tuple[SourceInfo, list[Path]]]
+) -> list[RunResult]:
     from hub.ingest import ingest  # noqa: PLC0415  (keeps `hub token` light)
 
     db = Database(urls.service, max_size=2)
@@ -81,9 +87,11 @@ async def _ingest_sources(urls: Urls, s: Settings,
 
 def _summary(runs: list[RunResult]) -> str:
     failed = sum(r.status == "failed" for r in runs)
-    return (f"{len(runs)} files, {sum(r.records_read for r in runs)} read, "
-            f"{sum(r.records_accepted for r in runs)} accepted, "
-            f"{sum(r.records_quarantined for r in runs)} quarantined, {failed} files failed")
+    return (
+        f"{len(runs)} files, {sum(r.records_read for r in runs)} read, "
+        f"{sum(r.records_accepted for r in runs)} accepted, "
+        f"{sum(r.records_quarantined for r in runs)} quarantined, {failed} files failed"
+    )
 
 
 def cmd_ingest(s: Settings, a: argparse.Namespace) -> int:
@@ -100,8 +108,9 @@ def cmd_ingest(s: Settings, a: argparse.Namespace) -> int:
             configs = [c for c in configs if c.info.id == a.source]
             if not configs:
                 raise ConfigError(f"no source {a.source!r} in {a.sources}")
-        batches = [(c.info, sorted(Path(p) for p in a.paths) if a.paths else c.paths())
-                   for c in configs]
+        batches = [
+            (c.info, sorted(Path(p) for p in a.paths) if a.paths else c.paths()) for c in configs
+        ]
     urls = _migrate(s)
     runs = asyncio.run(_ingest_sources(urls, s, batches))
     print(_summary(runs))
@@ -121,11 +130,15 @@ def cmd_sources(s: Settings, _: argparse.Namespace) -> int:
                 rows = await sources(tx)
         finally:
             await db.close()
-        print(f"{'source':24} {'adapter':8} {'owner':9} {'status':7} {'accepted':>9} "
-              f"{'quarantined':>11}  last ingest")
+        print(
+            f"{'source':24} {'adapter':8} {'owner':9} {'status':7} {'accepted':>9} "
+            f"{'quarantined':>11}  last ingest"
+        )
         for r in rows:
-            print(f"{r['id']:24} {r['adapter']:8} {r['owner'] or '-':9} {r['status'] or '-':7} "
-                  f"{r['accepted']:>9} {r['quarantined']:>11}  {r['last_ingest'] or '-'}")
+            print(
+                f"{r['id']:24} {r['adapter']:8} {r['owner'] or '-':9} {r['status'] or '-':7} "
+                f"{r['accepted']:>9} {r['quarantined']:>11}  {r['last_ingest'] or '-'}"
+            )
 
     asyncio.run(run())
     return 0
@@ -144,8 +157,12 @@ def serve(urls: Urls, s: Settings, host: str, port: int) -> None:
 
     from hub.app import create_app  # noqa: PLC0415
 
-    app = create_app(Database(urls.service), s.secret, {m.code for m in s.region()},
-                     page_size_max=s.page_size_max)
+    app = create_app(
+        Database(urls.service),
+        s.secret,
+        {m.code for m in s.region()},
+        page_size_max=s.page_size_max,
+    )
     gc.freeze()  # start-up objects live forever; keep them out of cyclic collection
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
@@ -173,14 +190,15 @@ def cmd_demo(s: Settings, a: argparse.Namespace) -> int:
     base = f"http://{a.host}:{a.port}"
     region = s.region()
     print(f"\nThe hub: {base}/graphql  (POST, Authorization: Bearer <token>)\n")
-    examples = [("region", {}), ("public", {}), ("admin", {}),
-                ("municipality", {"municipality": region[-1].code})]
-    for role, claims in examples:
-        print(f"{role:13} {auth.issue(s.secret, role, **claims)}")
-    print(f"\ncurl -s {base}/graphql -H 'content-type: application/json' "
-          "-H \"authorization: Bearer $TOKEN\" "
-          "-d '{\"query\":\"{ trajectories(first: 5) { totalCount nodes { careType start "
-          "provider { agb } } } }\"}'\n")
+    for role in ("region", "public", "admin", "municipality"):
+        own = region[-1].code if role == "municipality" else None
+        print(f"{role:13} {auth.issue(s.secret, role, municipality=own)}")
+    print(
+        f"\ncurl -s {base}/graphql -H 'content-type: application/json' "
+        '-H "authorization: Bearer $TOKEN" '
+        '-d \'{"query":"{ trajectories(first: 5) { totalCount nodes { careType start '
+        "provider { agb } } } }\"}'\n"
+    )
     serve(urls, s, a.host, a.port)
     return 0
 
@@ -215,9 +233,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-COMMANDS = {"demo": cmd_demo, "serve": cmd_serve, "migrate": cmd_migrate,
-            "generate": cmd_generate, "ingest": cmd_ingest, "token": cmd_token,
-            "sources": cmd_sources}
+COMMANDS = {
+    "demo": cmd_demo,
+    "serve": cmd_serve,
+    "migrate": cmd_migrate,
+    "generate": cmd_generate,
+    "ingest": cmd_ingest,
+    "token": cmd_token,
+    "sources": cmd_sources,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

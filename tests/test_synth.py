@@ -19,8 +19,11 @@ SCALE = 0.005
 
 
 def _tree(outdir: Path) -> dict[str, bytes]:
-    return {p.relative_to(outdir).as_posix(): p.read_bytes()
-            for p in sorted(outdir.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(outdir).as_posix(): p.read_bytes()
+        for p in sorted(outdir.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _kind(path: Path) -> str:
@@ -47,7 +50,8 @@ def docs(region: GeneratedRegion) -> dict[str, list[tuple[Path, etree._Element]]
 
 
 def test_same_seed_same_bytes_other_seed_differs(
-        region: GeneratedRegion, tmp_path_factory: pytest.TempPathFactory) -> None:
+    region: GeneratedRegion, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     outdir = region.sources_toml.parent
     again = generate(tmp_path_factory.mktemp("again"), seed=1, scale=SCALE)
     assert _tree(again.sources_toml.parent) == _tree(outdir)
@@ -65,7 +69,8 @@ def test_rerun_in_same_folder_replaces_old_messages(tmp_path: Path) -> None:
 
 
 def test_every_file_is_valid_against_its_xsd(
-        docs: dict[str, list[tuple[Path, etree._Element]]]) -> None:
+    docs: dict[str, list[tuple[Path, etree._Element]]],
+) -> None:
     assert set(docs) == {"JW301", "JW305", "JW307", "JW315", "JW323", "JW325"}
     for kind, items in docs.items():
         schema = etree.XMLSchema(etree.parse(XSD_DIR / f"{kind}.xsd"))
@@ -73,13 +78,20 @@ def test_every_file_is_valid_against_its_xsd(
             assert schema.validate(doc), f"{path}: {schema.error_log}"
 
 
-def test_counts_match_the_files(region: GeneratedRegion,
-                                docs: dict[str, list[tuple[Path, etree._Element]]]) -> None:
-    body = {"JW301": "ToegewezenProduct", "JW305": "StartProduct", "JW307": "StopProduct",
-            "JW315": "AangevraagdProduct", "JW323": "Prestatie"}
+def test_counts_match_the_files(
+    region: GeneratedRegion, docs: dict[str, list[tuple[Path, etree._Element]]]
+) -> None:
+    body = {
+        "JW301": "ToegewezenProduct",
+        "JW305": "StartProduct",
+        "JW307": "StopProduct",
+        "JW315": "AangevraagdProduct",
+        "JW323": "Prestatie",
+    }
     for kind, tag in body.items():
         assert region.counts[kind] == sum(
-            len(list(doc.iter(f"{{*}}{tag}"))) for _, doc in docs[kind]), kind
+            len(list(doc.iter(f"{{*}}{tag}"))) for _, doc in docs[kind]
+        ), kind
     assert region.counts["JW325"] >= len(docs["JW325"])
     assert len(region.files) == sum(len(items) for items in docs.values())
 
@@ -89,16 +101,19 @@ def test_all_municipalities_and_sources_toml(region: GeneratedRegion) -> None:
     assert len(codes) == 11
     assert {p.parent.name for p in region.files} == set(codes)
     sources = tomllib.loads(region.sources_toml.read_text(encoding="utf-8"))["source"]
-    assert sources == [{"id": f"ijw-{c}", "adapter": "ijw", "owner": c,
-                        "location": f"{c}/*.xml"} for c in codes]
+    assert sources == [
+        {"id": f"ijw-{c}", "adapter": "ijw", "owner": c, "location": f"{c}/*.xml"} for c in codes
+    ]
     for source in sources:
         assert list(region.sources_toml.parent.glob(source["location"]))
 
 
 def test_bsns_pass_the_elfproef_outside_the_test_range(
-        docs: dict[str, list[tuple[Path, etree._Element]]]) -> None:
-    bsns = {el.text or "" for items in docs.values() for _, doc in items
-            for el in doc.iter("{*}Bsn")}
+    docs: dict[str, list[tuple[Path, etree._Element]]],
+) -> None:
+    bsns = {
+        el.text or "" for items in docs.values() for _, doc in items for el in doc.iter("{*}Bsn")
+    }
     assert bsns
     for bsn in bsns:
         assert elfproef(bsn), bsn
@@ -106,9 +121,12 @@ def test_bsns_pass_the_elfproef_outside_the_test_range(
 
 
 def test_assignments_requests_and_claims_refer_to_each_other(
-        docs: dict[str, list[tuple[Path, etree._Element]]]) -> None:
-    requests = {(p.parent.name, _text(d, "Afzender"), _text(d, "ReferentieAanbieder"))
-                for p, d in docs["JW315"]}
+    docs: dict[str, list[tuple[Path, etree._Element]]],
+) -> None:
+    requests = {
+        (p.parent.name, _text(d, "Afzender"), _text(d, "ReferentieAanbieder"))
+        for p, d in docs["JW315"]
+    }
     assigned: dict[tuple[str, str], tuple[str, str]] = {}  # (gemeente, nummer) -> bsn, agb
     for path, doc in docs["JW301"]:
         key = (path.parent.name, _text(doc, "ToewijzingNummer"))
@@ -156,7 +174,9 @@ def test_claim_lines_and_answers(docs: dict[str, list[tuple[Path, etree._Element
         summary = doc.find(".//{*}TotaalIngediendBedrag")
         assert summary is not None
         assert (_text(summary, "TotaalBedrag"), _text(summary, "DebetCredit")) == (
-            str(abs(total)), dc)
+            str(abs(total)),
+            dc,
+        )
     assert credits > 0
     rejected = 0
     for path, doc in docs["JW325"]:

@@ -25,6 +25,7 @@ Key = tuple[str, int]  # (municipality_code, id)
 
 # Opaque ids and cursors ------------------------------------------------------------------
 
+
 def encode_id(kind: str, municipality: str, row_id: int) -> str:
     return base64.urlsafe_b64encode(f"{kind}:{municipality}:{row_id}".encode()).decode()
 
@@ -64,8 +65,10 @@ class RecordFilter:
 # Keyset pages: order by (municipality_code, id); the cursor is the last row's key.
 def _page_sql(base: str, first_arg: int) -> str:
     a, b, lim = first_arg, first_arg + 1, first_arg + 2
-    return (base + f" and (${a}::text is null or (municipality_code, id) > (${a}, ${b}::bigint))"
-            f" order by municipality_code, id limit ${lim}")
+    return (
+        base + f" and (${a}::text is null or (municipality_code, id) > (${a}, ${b}::bigint))"
+        f" order by municipality_code, id limit ${lim}"
+    )
 
 
 _FILTERS = {
@@ -93,8 +96,15 @@ _FILTERS = {
 
 def _filter_args(kind: str, f: RecordFilter) -> list[Any]:
     third = f.care_types if kind == "trajectory" else f.product_categories
-    args: list[Any] = [f.municipalities, f.providers, third, f.start, f.end,
-                       f.youth[0] if f.youth else None, f.youth[1] if f.youth else None]
+    args: list[Any] = [
+        f.municipalities,
+        f.providers,
+        third,
+        f.start,
+        f.end,
+        f.youth[0] if f.youth else None,
+        f.youth[1] if f.youth else None,
+    ]
     if kind == "claim":
         args.append(f.statuses)
     return args
@@ -135,6 +145,7 @@ async def page(tx: Tx, kind: str, f: RecordFilter, first: int, after: str | None
 
 # Batch functions for DataLoaders ---------------------------------------------------------
 
+
 def _split(keys: Sequence[tuple[str, Any]]) -> tuple[list[str], list[Any]]:
     return [k[0] for k in keys], [k[1] for k in keys]
 
@@ -159,7 +170,10 @@ async def youth_by_key(tx: Tx, keys: Sequence[Key]) -> list[Row | None]:
     m, i = _split(keys)
     rows = await tx.fetch(
         """select * from youth where (municipality_code, id) in
-             (select * from unnest($1::text[], $2::bigint[]))""", m, i)
+             (select * from unnest($1::text[], $2::bigint[]))""",
+        m,
+        i,
+    )
     return _one_per_key(keys, rows, _mid)
 
 
@@ -174,8 +188,7 @@ async def municipalities_by_code(tx: Tx, keys: Sequence[str]) -> list[Row | None
 
 
 async def sources_by_id(tx: Tx, keys: Sequence[str]) -> list[Row | None]:
-    rows = await tx.fetch("select id, adapter, owner from source where id = any($1::text[])",
-                          keys)
+    rows = await tx.fetch("select id, adapter, owner from source where id = any($1::text[])", keys)
     return _one_per_key(keys, rows, lambda r: r["id"])
 
 
@@ -187,7 +200,10 @@ async def assignments_by_number(tx: Tx, keys: Sequence[tuple[str, str]]) -> list
     m, n = _split(keys)
     rows = await tx.fetch(
         """select * from assignment where (municipality_code, toewijzing_nummer) in
-             (select * from unnest($1::text[], $2::text[]))""", m, n)
+             (select * from unnest($1::text[], $2::text[]))""",
+        m,
+        n,
+    )
     return _many_per_key(keys, rows, _number_key)
 
 
@@ -196,7 +212,10 @@ async def claims_by_number(tx: Tx, keys: Sequence[tuple[str, str]]) -> list[list
     rows = await tx.fetch(
         """select * from claim where (municipality_code, toewijzing_nummer) in
              (select * from unnest($1::text[], $2::text[]))
-           order by period_start, reference""", m, n)
+           order by period_start, reference""",
+        m,
+        n,
+    )
     return _many_per_key(keys, rows, _number_key)
 
 
@@ -204,14 +223,19 @@ async def trajectories_by_youth(tx: Tx, keys: Sequence[Key]) -> list[list[Row]]:
     m, i = _split(keys)
     rows = await tx.fetch(
         """select * from trajectory where (municipality_code, youth_id) in
-             (select * from unnest($1::text[], $2::bigint[])) order by start_date, id""", m, i)
+             (select * from unnest($1::text[], $2::bigint[])) order by start_date, id""",
+        m,
+        i,
+    )
     return _many_per_key(keys, rows, lambda r: (r["municipality_code"], r["youth_id"]))
 
 
 async def providers_page(tx: Tx, first: int, after: str | None) -> Page:
     rows = await tx.fetch(
-        "select agb, name from provider where ($1::text is null or agb > $1) order by agb "
-        "limit $2", after_agb(after), first + 1)
+        "select agb, name from provider where ($1::text is null or agb > $1) order by agb limit $2",
+        after_agb(after),
+        first + 1,
+    )
 
     async def count() -> int:
         return int(await tx.fetchval("select count(*) from provider"))
@@ -246,7 +270,8 @@ async def sources(tx: Tx) -> list[Row]:
              from (select distinct on (file_hash) records_accepted, records_quarantined
                    from ingest_run r where r.source_id = s.id
                    order by file_hash, r.id desc) latest) tot on true
-           order by s.id""")
+           order by s.id"""
+    )
 
 
 BATCHES: dict[str, Callable[[Tx, Any], Awaitable[Sequence[Any]]]] = {

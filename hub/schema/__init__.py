@@ -11,8 +11,10 @@ from hub.schema.query import Query
 
 class _Mask(MaskErrors):
     def __init__(self) -> None:
-        super().__init__(should_mask_error=lambda e: not is_public(e),
-                         error_message="Internal error; it has been logged.")
+        super().__init__(
+            should_mask_error=lambda e: not is_public(e),
+            error_message="Internal error; it has been logged.",
+        )
 
 
 schema = strawberry.Schema(query=Query, extensions=[_Mask])

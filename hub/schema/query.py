@@ -62,8 +62,9 @@ class ClaimFilter:
     providers: list[str] | None = None
     product_categories: list[str] | None = None
     statuses: list[ClaimStatus] | None = None
-    from_: date | None = strawberry.field(default=None, name="from",
-                                          description="Product period overlaps [from, to].")
+    from_: date | None = strawberry.field(
+        default=None, name="from", description="Product period overlaps [from, to]."
+    )
     to: date | None = None
     youth: strawberry.ID | None = None
 
@@ -71,8 +72,7 @@ class ClaimFilter:
 def _first(info: Info[Context, None], first: int) -> int:
     limit = info.context.page_size_max
     if first < 0 or first > limit:
-        raise PublicError(f"`first` must be between 0 and {limit}, got {first}",
-                          code="PAGE_SIZE")
+        raise PublicError(f"`first` must be between 0 and {limit}, got {first}", code="PAGE_SIZE")
     return first
 
 
@@ -83,8 +83,9 @@ def _youth_key(value: strawberry.ID | None) -> tuple[str, int] | None:
     return records.decode_id("Youth", value) or ("", 0)
 
 
-async def _page(info: Info[Context, None], kind: str, f: records.RecordFilter, first: int,
-                after: str | None) -> records.Page:
+async def _page(
+    info: Info[Context, None], kind: str, f: records.RecordFilter, first: int, after: str | None
+) -> records.Page:
     try:
         return await records.page(info.context.tx, kind, f, _first(info, first), after)
     except records.InvalidCursorError as exc:
@@ -103,13 +104,14 @@ class Query:
         return [Municipality.of(r) for r in await records.all_municipalities(info.context.tx)]
 
     @strawberry.field
-    async def providers(self, info: Info[Context, None], first: int = DEFAULT_PAGE,
-                        after: str | None = None) -> Connection[Provider]:
+    async def providers(
+        self, info: Info[Context, None], first: int = DEFAULT_PAGE, after: str | None = None
+    ) -> Connection[Provider]:
         try:
             page = await records.providers_page(info.context.tx, _first(info, first), after)
         except records.InvalidCursorError as exc:
             raise PublicError(str(exc), code="INVALID_CURSOR") from exc
-        return connection(page, Provider.of, provider_cursor)  # type: ignore[no-any-return]
+        return connection(page, Provider.of, provider_cursor)
 
     @strawberry.field
     async def provider(self, info: Info[Context, None], agb: str) -> Provider | None:
@@ -117,7 +119,7 @@ class Query:
         return Provider.of(row) if row else None
 
     @strawberry.field(description="One youth by id; null when unknown or not yours.")
-    async def youth(self, info: Info[Context, None], id: strawberry.ID) -> Youth | None:  # noqa: A002
+    async def youth(self, info: Info[Context, None], id: strawberry.ID) -> Youth | None:
         key = records.decode_id("Youth", id)
         if key is None:
             return None
@@ -125,52 +127,86 @@ class Query:
         return Youth.of(row) if row else None
 
     @strawberry.field
-    async def trajectories(self, info: Info[Context, None],
-                           filter: TrajectoryFilter | None = None,  # noqa: A002
-                           first: int = DEFAULT_PAGE,
-                           after: str | None = None) -> Connection[Trajectory]:
+    async def trajectories(
+        self,
+        info: Info[Context, None],
+        filter: TrajectoryFilter | None = None,
+        first: int = DEFAULT_PAGE,
+        after: str | None = None,
+    ) -> Connection[Trajectory]:
         f = filter or TrajectoryFilter()
         rf = records.RecordFilter(
-            municipalities=f.municipalities, providers=f.providers,
+            municipalities=f.municipalities,
+            providers=f.providers,
             care_types=[c.value for c in f.care_types] if f.care_types else None,
-            start=f.from_, end=f.to, youth=_youth_key(f.youth))
-        return connection(await _page(info, "trajectory", rf, first, after),  # type: ignore[no-any-return]
-                          Trajectory.of)
+            start=f.from_,
+            end=f.to,
+            youth=_youth_key(f.youth),
+        )
+        return connection(
+            await _page(info, "trajectory", rf, first, after),
+            Trajectory.of,
+        )
 
     @strawberry.field
-    async def assignments(self, info: Info[Context, None],
-                          filter: AssignmentFilter | None = None,  # noqa: A002
-                          first: int = DEFAULT_PAGE,
-                          after: str | None = None) -> Connection[Assignment]:
+    async def assignments(
+        self,
+        info: Info[Context, None],
+        filter: AssignmentFilter | None = None,
+        first: int = DEFAULT_PAGE,
+        after: str | None = None,
+    ) -> Connection[Assignment]:
         f = filter or AssignmentFilter()
         rf = records.RecordFilter(
-            municipalities=f.municipalities, providers=f.providers,
-            product_categories=f.product_categories, start=f.from_, end=f.to,
-            youth=_youth_key(f.youth))
-        return connection(await _page(info, "assignment", rf, first, after),  # type: ignore[no-any-return]
-                          Assignment.of)
+            municipalities=f.municipalities,
+            providers=f.providers,
+            product_categories=f.product_categories,
+            start=f.from_,
+            end=f.to,
+            youth=_youth_key(f.youth),
+        )
+        return connection(
+            await _page(info, "assignment", rf, first, after),
+            Assignment.of,
+        )
 
     @strawberry.field
-    async def claims(self, info: Info[Context, None],
-                     filter: ClaimFilter | None = None,  # noqa: A002
-                     first: int = DEFAULT_PAGE,
-                     after: str | None = None) -> Connection[Claim]:
+    async def claims(
+        self,
+        info: Info[Context, None],
+        filter: ClaimFilter | None = None,
+        first: int = DEFAULT_PAGE,
+        after: str | None = None,
+    ) -> Connection[Claim]:
         f = filter or ClaimFilter()
         rf = records.RecordFilter(
-            municipalities=f.municipalities, providers=f.providers,
+            municipalities=f.municipalities,
+            providers=f.providers,
             product_categories=f.product_categories,
             statuses=[s.value for s in f.statuses] if f.statuses else None,
-            start=f.from_, end=f.to, youth=_youth_key(f.youth))
-        return connection(await _page(info, "claim", rf, first, after),  # type: ignore[no-any-return]
-                          Claim.of)
+            start=f.from_,
+            end=f.to,
+            youth=_youth_key(f.youth),
+        )
+        return connection(
+            await _page(info, "claim", rf, first, after),
+            Claim.of,
+        )
 
-    @strawberry.field(description="Each source with its last ingest (admins; a municipality "
-                                  "sees its own sources).")
+    @strawberry.field(
+        description="Each source with its last ingest (admins; a municipality "
+        "sees its own sources)."
+    )
     async def sources(self, info: Info[Context, None]) -> list[SourceStatus]:
         return [
-            SourceStatus(id=r["id"], adapter=r["adapter"], owner=r["owner"],
-                         last_ingest=r["last_ingest"], status=r["status"],
-                         records_accepted=int(r["accepted"]),
-                         records_quarantined=int(r["quarantined"]))
+            SourceStatus(
+                id=r["id"],
+                adapter=r["adapter"],
+                owner=r["owner"],
+                last_ingest=r["last_ingest"],
+                status=r["status"],
+                records_accepted=int(r["accepted"]),
+                records_quarantined=int(r["quarantined"]),
+            )
             for r in await records.sources(info.context.tx)
         ]

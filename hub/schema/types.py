@@ -6,6 +6,7 @@ of N records costs the same number of statements for any N."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, Generic, TypeVar
@@ -72,12 +73,17 @@ class Connection(Generic[T]):
         return await self._page.count()
 
 
-def connection(page: records.Page, wrap: Any, cursor: Any = records.encode_cursor) -> Any:
+def connection(
+    page: records.Page,
+    wrap: Callable[[Row], T],
+    cursor: Callable[[Row], str] = records.encode_cursor,
+) -> Connection[T]:
     edges = [Edge(cursor=cursor(r), node=wrap(r)) for r in page.rows]
     return Connection(
         edges=edges,
         page_info=PageInfo(
-            has_next_page=page.has_next, has_previous_page=False,
+            has_next_page=page.has_next,
+            has_previous_page=False,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),
@@ -184,8 +190,13 @@ class Youth:
 
     @staticmethod
     def of(row: Row) -> Youth:
-        return Youth(id=_id("Youth", row), birth_year=row["birth_year"],
-                     birth_month=row["birth_month"], gender=row["gender"], _row=row)
+        return Youth(
+            id=_id("Youth", row),
+            birth_year=row["birth_year"],
+            birth_month=row["birth_month"],
+            gender=row["gender"],
+            _row=row,
+        )
 
 
 def _id(kind: str, row: Row) -> strawberry.ID:
@@ -216,11 +227,20 @@ class Assignment(_Linked):
     @staticmethod
     def of(row: Row) -> Assignment:
         return Assignment(
-            id=_id("Assignment", row), number=row["toewijzing_nummer"],
-            product_category=row["product_category"], product_code=row["product_code"],
-            assigned_on=row["assigned_on"], start=row["start_date"], end=row["end_date"],
-            volume=row["volume"], unit=row["unit"], frequency=row["frequency"],
-            budget_cents=row["budget_cents"], change_reason=row["change_reason"], _row=row)
+            id=_id("Assignment", row),
+            number=row["toewijzing_nummer"],
+            product_category=row["product_category"],
+            product_code=row["product_code"],
+            assigned_on=row["assigned_on"],
+            start=row["start_date"],
+            end=row["end_date"],
+            volume=row["volume"],
+            unit=row["unit"],
+            frequency=row["frequency"],
+            budget_cents=row["budget_cents"],
+            change_reason=row["change_reason"],
+            _row=row,
+        )
 
 
 @strawberry.type
@@ -255,14 +275,24 @@ class Claim(_Linked):
     @staticmethod
     def of(row: Row) -> Claim:
         return Claim(
-            id=_id("Claim", row), reference=row["reference"],
-            previous_reference=row["previous_reference"], claim_number=row["claim_number"],
-            claim_date=row["claim_date"], period_start=row["period_start"],
-            period_end=row["period_end"], product_category=row["product_category"],
-            product_code=row["product_code"], volume=row["volume"], unit=row["unit"],
-            rate_cents=row["rate_cents"], amount_cents=row["amount_cents"],
-            debit_credit=row["debit_credit"], status=ClaimStatus(row["status"]),
-            retourcodes=list(row["retourcodes"]), _row=row)
+            id=_id("Claim", row),
+            reference=row["reference"],
+            previous_reference=row["previous_reference"],
+            claim_number=row["claim_number"],
+            claim_date=row["claim_date"],
+            period_start=row["period_start"],
+            period_end=row["period_end"],
+            product_category=row["product_category"],
+            product_code=row["product_code"],
+            volume=row["volume"],
+            unit=row["unit"],
+            rate_cents=row["rate_cents"],
+            amount_cents=row["amount_cents"],
+            debit_credit=row["debit_credit"],
+            status=ClaimStatus(row["status"]),
+            retourcodes=list(row["retourcodes"]),
+            _row=row,
+        )
 
 
 async def _assignment(info: Info[Context, None], row: Row) -> Assignment | None:
@@ -285,8 +315,13 @@ class CarePeriod:
 
     @staticmethod
     def of(row: Row) -> CarePeriod:
-        return CarePeriod(id=_id("CarePeriod", row), start=row["start_date"],
-                          end=row["end_date"], end_reason=row["end_reason"], _row=row)
+        return CarePeriod(
+            id=_id("CarePeriod", row),
+            start=row["start_date"],
+            end=row["end_date"],
+            end_reason=row["end_reason"],
+            _row=row,
+        )
 
 
 @strawberry.type
@@ -297,7 +332,8 @@ class Trajectory(_Linked):
     end: date | None
     end_reason: str | None = strawberry.field(description="JZ588 reason of the last period.")
     repeat_inflow: bool = strawberry.field(
-        description="Jeugdhulp in the five years before, with at least a day between (CBS).")
+        description="Jeugdhulp in the five years before, with at least a day between (CBS)."
+    )
     _row: strawberry.Private[Row]
 
     youth = strawberry.field(resolver=_Linked._youth)
@@ -326,6 +362,11 @@ class Trajectory(_Linked):
     def of(row: Row) -> Trajectory:
         care_type = row["care_type"]
         return Trajectory(
-            id=_id("Trajectory", row), care_type=CareType(care_type) if care_type else None,
-            start=row["start_date"], end=row["end_date"], end_reason=row["end_reason"],
-            repeat_inflow=bool(row["repeat_inflow"]), _row=row)
+            id=_id("Trajectory", row),
+            care_type=CareType(care_type) if care_type else None,
+            start=row["start_date"],
+            end=row["end_date"],
+            end_reason=row["end_reason"],
+            repeat_inflow=bool(row["repeat_inflow"]),
+            _row=row,
+        )

@@ -12,6 +12,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+
 from hub.db import Database, Scope, Tx
 from hub.model import (
     Assignment,
@@ -69,32 +71,60 @@ async def load_file(db: Database, source: SourceInfo, result: FileResult) -> Run
     municipality = result.municipality_code
     scope = Scope("ingest", municipality=municipality, actor=f"source:{source.id}")
     if result.failed or not result.records:
-        return await _record_run(db, source, result, scope, status="failed" if result.failed
-                                 else "loaded", unlinked=0)
+        return await _record_run(
+            db, source, result, scope, status="failed" if result.failed else "loaded", unlinked=0
+        )
     try:
         async with db.tenant(scope, readonly=False, timeout_ms=600_000) as tx:
             await _register_source(tx, source)
             unlinked = await _load_records(tx, result.records)
-            return await _insert_run(tx, source, result, "loaded", unlinked, None)
-    except Exception as exc:  # the file fails as a whole: data as it was, the run recorded
-        log.warning("ingest_file_failed source=%s file=%s error=%s", source.id,
-                    result.file_name, type(exc).__name__)
-        failed = FileResult(result.file_name, result.file_hash, result.records_read,
-                            municipality_code=municipality, failed=True,
-                            schema_validated=result.schema_validated)
-        failed.rejections.append(Rejection(
-            source.id, result.file_name, result.file_hash, "/", None,
-            f"the file could not be loaded ({type(exc).__name__}); nothing of it was kept",
-            "load-failed", municipality))
-        return await _record_run(db, source, failed, scope, status="failed", unlinked=0,
-                                 error=type(exc).__name__)
+            return await _insert_run(tx, source, result, status="loaded", unlinked=unlinked)
+    except (asyncpg.PostgresError, asyncpg.DataError) as exc:
+        # the file fails as a whole: the data stays as it was, the run is recorded
+        log.warning(
+            "ingest_file_failed source=%s file=%s error=%s",
+            source.id,
+            result.file_name,
+            type(exc).__name__,
+        )
+        failed = FileResult(
+            result.file_name,
+            result.file_hash,
+            result.records_read,
+            municipality_code=municipality,
+            failed=True,
+            schema_validated=result.schema_validated,
+        )
+        failed.rejections.append(
+            Rejection(
+                source.id,
+                result.file_name,
+                result.file_hash,
+                "/",
+                None,
+                f"the file could not be loaded ({type(exc).__name__}); nothing of it was kept",
+                "load-failed",
+                municipality,
+            )
+        )
+        return await _record_run(
+            db, source, failed, scope, status="failed", unlinked=0, error=type(exc).__name__
+        )
 
 
-async def _record_run(db: Database, source: SourceInfo, result: FileResult, scope: Scope,
-                      *, status: str, unlinked: int, error: str | None = None) -> RunResult:
+async def _record_run(
+    db: Database,
+    source: SourceInfo,
+    result: FileResult,
+    scope: Scope,
+    *,
+    status: str,
+    unlinked: int,
+    error: str | None = None,
+) -> RunResult:
     async with db.tenant(scope, readonly=False) as tx:
         await _register_source(tx, source)
-        return await _insert_run(tx, source, result, status, unlinked, error)
+        return await _insert_run(tx, source, result, status=status, unlinked=unlinked, error=error)
 
 
 async def _register_source(tx: Tx, source: SourceInfo) -> None:
@@ -104,12 +134,22 @@ async def _register_source(tx: Tx, source: SourceInfo) -> None:
              location = excluded.location
            where (source.adapter, source.owner, source.location)
                  is distinct from (excluded.adapter, excluded.owner, excluded.location)""",
-        source.id, source.adapter, source.owner, source.location,
+        source.id,
+        source.adapter,
+        source.owner,
+        source.location,
     )
 
 
-async def _insert_run(tx: Tx, source: SourceInfo, result: FileResult, status: str,
-                      unlinked: int, error: str | None) -> RunResult:
+async def _insert_run(
+    tx: Tx,
+    source: SourceInfo,
+    result: FileResult,
+    *,
+    status: str,
+    unlinked: int,
+    error: str | None = None,
+) -> RunResult:
     accepted = 0 if result.failed else len(result.records)
     quarantined = len(result.rejections)
     run_id = await tx.fetchval(
@@ -117,19 +157,48 @@ async def _insert_run(tx: Tx, source: SourceInfo, result: FileResult, status: st
              status, records_read, records_accepted, records_quarantined, records_unlinked,
              schema_validated, error)
            values ($1, $2, $3, $4, now(), $5, $6, $7, $8, $9, $10, $11) returning id""",
-        source.id, result.municipality_code, result.file_name, result.file_hash, status,
-        result.records_read, accepted, quarantined, unlinked, result.schema_validated, error,
+        source.id,
+        result.municipality_code,
+        result.file_name,
+        result.file_hash,
+        status,
+        result.records_read,
+        accepted,
+        quarantined,
+        unlinked,
+        result.schema_validated,
+        error,
     )
     await tx.executemany(
         """insert into quarantine(municipality_code, run_id, source_id, file_name, file_hash,
              position, field, code, reason, value) values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
            on conflict (file_hash, position, code) do nothing""",
-        [(r.municipality_code if r.municipality_code == tx.scope.municipality else None,
-          run_id, source.id, r.file_name, r.file_hash, r.position, r.field, r.code, r.reason,
-          r.value) for r in result.rejections],
+        [
+            (
+                r.municipality_code if r.municipality_code == tx.scope.municipality else None,
+                run_id,
+                source.id,
+                r.file_name,
+                r.file_hash,
+                r.position,
+                r.field,
+                r.code,
+                r.reason,
+                r.value,
+            )
+            for r in result.rejections
+        ],
     )
-    return RunResult(run_id, result.file_name, status, result.records_read, accepted,
-                     quarantined, unlinked, error)
+    return RunResult(
+        run_id,
+        result.file_name,
+        status,
+        result.records_read,
+        accepted,
+        quarantined,
+        unlinked,
+        error,
+    )
 
 
 async def _load_records(tx: Tx, records: list[Record]) -> int:
@@ -145,12 +214,22 @@ async def _load_records(tx: Tx, records: list[Record]) -> int:
             where (youth.birth_year is null and excluded.birth_year is not null)
                or (youth.birth_month is null and excluded.birth_month is not null)
                or (youth.gender is null and excluded.gender is not null)""",
-        [(y.municipality_code, y.pseudonym, y.birth_year, y.birth_month, y.gender,
-          *_first_prov(records, y)) for y in youths.values()],
+        [
+            (
+                y.municipality_code,
+                y.pseudonym,
+                y.birth_year,
+                y.birth_month,
+                y.gender,
+                *_first_prov(records, y),
+            )
+            for y in youths.values()
+        ],
     )
-    providers = sorted({r.provider_agb for r in records if hasattr(r, "provider_agb")}
-                       | {r.answer.provider_agb for r in records
-                          if isinstance(r, ClaimRejection)})
+    providers = sorted(
+        {r.provider_agb for r in records if hasattr(r, "provider_agb")}
+        | {r.answer.provider_agb for r in records if isinstance(r, ClaimRejection)}
+    )
     await tx.executemany(
         "insert into provider(agb) values ($1) on conflict (agb) do nothing",
         [(p,) for p in providers],
@@ -162,9 +241,15 @@ async def _load_records(tx: Tx, records: list[Record]) -> int:
               identification, dated, provider_agb, {_PROVENANCE})
             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, '/')
             on conflict (municipality_code, sender, message_code, identification) do nothing""",
-        _municipality(first), message.message_type, message.sender, message.message_code,
-        message.identification, message.dated, _provider(first),
-        _prov(first)[0], _prov(first)[1],
+        _municipality(first),
+        message.message_type,
+        message.sender,
+        message.message_code,
+        message.identification,
+        message.dated,
+        _provider(first),
+        _prov(first)[0],
+        _prov(first)[1],
     )
     for kind, loader in _LOADERS.items():
         batch = [r for r in records if isinstance(r, kind)]
@@ -212,10 +297,28 @@ async def _load_referrals(tx: Tx, rows: list[Any]) -> None:
                    excluded.referrer_name, excluded.product_category, excluded.product_code,
                    excluded.requested_start, excluded.requested_end, excluded.volume,
                    excluded.unit, excluded.frequency, excluded.budget_cents)""",
-        [(r.municipality_code, r.youth.pseudonym, r.provider_agb, r.provider_reference,
-          r.referrer_type, r.referrer_code, r.referrer_name, r.product_category, r.product_code,
-          r.requested_start, r.requested_end, r.volume, r.unit, r.frequency, r.budget_cents,
-          r.message.dated, *_prov(r)) for r in rows],
+        [
+            (
+                r.municipality_code,
+                r.youth.pseudonym,
+                r.provider_agb,
+                r.provider_reference,
+                r.referrer_type,
+                r.referrer_code,
+                r.referrer_name,
+                r.product_category,
+                r.product_code,
+                r.requested_start,
+                r.requested_end,
+                r.volume,
+                r.unit,
+                r.frequency,
+                r.budget_cents,
+                r.message.dated,
+                *_prov(r),
+            )
+            for r in rows
+        ],
     )
 
 
@@ -248,10 +351,28 @@ async def _load_assignments(tx: Tx, rows: list[Any]) -> None:
                    excluded.product_category, excluded.product_code, excluded.assigned_on,
                    excluded.start_date, excluded.end_date, excluded.volume, excluded.unit,
                    excluded.frequency, excluded.budget_cents, excluded.change_reason)""",
-        [(r.municipality_code, r.youth.pseudonym, r.provider_agb, r.toewijzing_nummer,
-          r.provider_reference, r.product_category, r.product_code, r.assigned_on, r.start,
-          r.end, r.volume, r.unit, r.frequency, r.budget_cents, r.change_reason,
-          r.message.dated, *_prov(r)) for r in rows],
+        [
+            (
+                r.municipality_code,
+                r.youth.pseudonym,
+                r.provider_agb,
+                r.toewijzing_nummer,
+                r.provider_reference,
+                r.product_category,
+                r.product_code,
+                r.assigned_on,
+                r.start,
+                r.end,
+                r.volume,
+                r.unit,
+                r.frequency,
+                r.budget_cents,
+                r.change_reason,
+                r.message.dated,
+                *_prov(r),
+            )
+            for r in rows
+        ],
     )
 
 
@@ -267,11 +388,25 @@ async def _load_starts(tx: Tx, rows: list[Any]) -> None:
     for status, batch in _by_status(rows):
         if status == "1":
             await tx.executemany(
-                _CARE_PERIOD_INSERT + """ on conflict (municipality_code, toewijzing_nummer,
+                _CARE_PERIOD_INSERT
+                + """ on conflict (municipality_code, toewijzing_nummer,
                     start_date) do nothing""",
-                [(r.municipality_code, r.youth.pseudonym, r.provider_agb, r.toewijzing_nummer,
-                  r.product_category, r.product_code, r.start, None, None, r.message.dated,
-                  *_prov(r)) for r in batch],
+                [
+                    (
+                        r.municipality_code,
+                        r.youth.pseudonym,
+                        r.provider_agb,
+                        r.toewijzing_nummer,
+                        r.product_category,
+                        r.product_code,
+                        r.start,
+                        None,
+                        None,
+                        r.message.dated,
+                        *_prov(r),
+                    )
+                    for r in batch
+                ],
             )
         else:
             await tx.executemany(
@@ -287,14 +422,28 @@ async def _load_stops(tx: Tx, rows: list[Any]) -> None:
     for status, batch in _by_status(rows):
         if status == "1":
             await tx.executemany(
-                _CARE_PERIOD_INSERT + """ on conflict (municipality_code, toewijzing_nummer,
+                _CARE_PERIOD_INSERT
+                + """ on conflict (municipality_code, toewijzing_nummer,
                     start_date) do update set end_date = excluded.end_date,
                     end_reason = excluded.end_reason
                   where (care_period.end_date, care_period.end_reason)
                         is distinct from (excluded.end_date, excluded.end_reason)""",
-                [(r.municipality_code, r.youth.pseudonym, r.provider_agb, r.toewijzing_nummer,
-                  r.product_category, r.product_code, r.start, r.end, r.end_reason,
-                  r.message.dated, *_prov(r)) for r in batch],
+                [
+                    (
+                        r.municipality_code,
+                        r.youth.pseudonym,
+                        r.provider_agb,
+                        r.toewijzing_nummer,
+                        r.product_category,
+                        r.product_code,
+                        r.start,
+                        r.end,
+                        r.end_reason,
+                        r.message.dated,
+                        *_prov(r),
+                    )
+                    for r in batch
+                ],
             )
         else:
             await tx.executemany(
@@ -327,11 +476,30 @@ async def _load_claims(tx: Tx, rows: list[Any]) -> None:
             values ($1, {_YOUTH_ID}, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
                     $16, $17, $18, $19, $20, $21)
             on conflict (municipality_code, provider_agb, reference) do nothing""",
-        [(r.municipality_code, r.youth.pseudonym, r.provider_agb, r.reference,
-          r.previous_reference, r.toewijzing_nummer, r.product_category, r.product_code,
-          r.period_start, r.period_end, r.volume, r.unit, r.rate_cents, r.amount_cents,
-          r.debit_credit, r.claim_number, r.claim_date, r.message.identification, *_prov(r))
-         for r in rows],
+        [
+            (
+                r.municipality_code,
+                r.youth.pseudonym,
+                r.provider_agb,
+                r.reference,
+                r.previous_reference,
+                r.toewijzing_nummer,
+                r.product_category,
+                r.product_code,
+                r.period_start,
+                r.period_end,
+                r.volume,
+                r.unit,
+                r.rate_cents,
+                r.amount_cents,
+                r.debit_credit,
+                r.claim_number,
+                r.claim_date,
+                r.message.identification,
+                *_prov(r),
+            )
+            for r in rows
+        ],
     )
 
 
@@ -342,17 +510,39 @@ async def _load_claim_answers(tx: Tx, rows: list[Any]) -> None:
               claim_number, submitted_cents, granted_cents, retourcodes, {_PROVENANCE})
             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
             on conflict (municipality_code, provider_agb, claim_message_id) do nothing""",
-        [(a.municipality_code, a.provider_agb, a.claim_message_id, a.claim_number,
-          a.submitted_cents, a.granted_cents, list(a.retourcodes), r.provenance.source_id,
-          r.provenance.file_hash, "/") for a, r in answers.items()],
+        [
+            (
+                a.municipality_code,
+                a.provider_agb,
+                a.claim_message_id,
+                a.claim_number,
+                a.submitted_cents,
+                a.granted_cents,
+                list(a.retourcodes),
+                r.provenance.source_id,
+                r.provenance.file_hash,
+                "/",
+            )
+            for a, r in answers.items()
+        ],
     )
     await tx.executemany(
         f"""insert into claim_rejection(municipality_code, provider_agb, claim_message_id,
               reference, retourcodes, {_PROVENANCE}) values ($1, $2, $3, $4, $5, $6, $7, $8)
             on conflict (municipality_code, provider_agb, claim_message_id, reference)
             do nothing""",
-        [(r.answer.municipality_code, r.answer.provider_agb, r.answer.claim_message_id,
-          r.reference, list(r.retourcodes), *_prov(r)) for r in rows if r.reference],
+        [
+            (
+                r.answer.municipality_code,
+                r.answer.provider_agb,
+                r.answer.claim_message_id,
+                r.reference,
+                list(r.retourcodes),
+                *_prov(r),
+            )
+            for r in rows
+            if r.reference
+        ],
     )
 
 
@@ -363,9 +553,21 @@ async def _load_change_requests(tx: Tx, rows: list[Any]) -> None:
               {_PROVENANCE})
             values ($1, {_YOUTH_ID}, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
             on conflict (municipality_code, provider_agb, provider_reference) do nothing""",
-        [(r.municipality_code, r.youth.pseudonym if r.youth else None, r.provider_agb,
-          r.provider_reference, r.reason, list(r.unchanged), list(r.changed),
-          list(r.new_products), r.message.dated, *_prov(r)) for r in rows],
+        [
+            (
+                r.municipality_code,
+                r.youth.pseudonym if r.youth else None,
+                r.provider_agb,
+                r.provider_reference,
+                r.reason,
+                list(r.unchanged),
+                list(r.changed),
+                list(r.new_products),
+                r.message.dated,
+                *_prov(r),
+            )
+            for r in rows
+        ],
     )
 
 
@@ -375,9 +577,19 @@ async def _load_change_answers(tx: Tx, rows: list[Any]) -> None:
               answer, rejection_reason, residence_municipality, dated, {_PROVENANCE})
             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
             on conflict (municipality_code, provider_agb, provider_reference) do nothing""",
-        [(r.municipality_code, r.provider_agb, r.provider_reference, r.answer,
-          r.rejection_reason, r.residence_municipality, r.message.dated, *_prov(r))
-         for r in rows],
+        [
+            (
+                r.municipality_code,
+                r.provider_agb,
+                r.provider_reference,
+                r.answer,
+                r.rejection_reason,
+                r.residence_municipality,
+                r.message.dated,
+                *_prov(r),
+            )
+            for r in rows
+        ],
     )
 
 
@@ -389,28 +601,49 @@ async def _load_retours(tx: Tx, rows: list[Any]) -> None:
             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
             on conflict (municipality_code, provider_agb, message_type, answers_identification,
               item) do nothing""",
-        [(r.municipality_code, r.provider_agb, r.message.message_type,
-          r.answers_identification, r.answers_dated, r.item or "", list(r.header_retourcodes),
-          list(r.item_retourcodes), *_prov(r)) for r in rows],
+        [
+            (
+                r.municipality_code,
+                r.provider_agb,
+                r.message.message_type,
+                r.answers_identification,
+                r.answers_dated,
+                r.item or "",
+                list(r.header_retourcodes),
+                list(r.item_retourcodes),
+                *_prov(r),
+            )
+            for r in rows
+        ],
     )
 
 
 async def _count_unlinked(tx: Tx, records: list[Record]) -> int:
     """References that point nowhere (a start, stop or claim for an unknown assignment) are
     kept and counted in the run, never dropped."""
-    keys = sorted({(r.municipality_code, r.toewijzing_nummer) for r in records
-                   if isinstance(r, CareStart | CareStop | ClaimLine)})
+    keys = sorted(
+        {
+            (r.municipality_code, r.toewijzing_nummer)
+            for r in records
+            if isinstance(r, CareStart | CareStop | ClaimLine)
+        }
+    )
     if not keys:
         return 0
     known = await tx.fetch(
         """select municipality_code, toewijzing_nummer from assignment
            where (municipality_code, toewijzing_nummer) in
                  (select * from unnest($1::text[], $2::text[]))""",
-        [k[0] for k in keys], [k[1] for k in keys],
+        [k[0] for k in keys],
+        [k[1] for k in keys],
     )
     found = {(r["municipality_code"], r["toewijzing_nummer"]) for r in known}
-    return sum(1 for r in records if isinstance(r, CareStart | CareStop | ClaimLine)
-               and (r.municipality_code, r.toewijzing_nummer) not in found)
+    return sum(
+        1
+        for r in records
+        if isinstance(r, CareStart | CareStop | ClaimLine)
+        and (r.municipality_code, r.toewijzing_nummer) not in found
+    )
 
 
 _LOADERS: dict[type, Any] = {

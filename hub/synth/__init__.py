@@ -27,16 +27,24 @@ class GeneratedRegion:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def generate(outdir: Path, *, seed: int = 1, years: int = 1, scale: float = 0.02,
-             region: list[Municipality] | None = None, end_year: int = 2025) -> GeneratedRegion:
+def generate(
+    outdir: Path,
+    *,
+    seed: int = 1,
+    years: int = 1,
+    scale: float = 0.02,
+    region: list[Municipality] | None = None,
+    end_year: int = 2025,
+) -> GeneratedRegion:
     """Write `outdir/<code>/*.xml` for every municipality of the region, covering the years
     `end_year - years + 1 .. end_year` (care already running at the start comes with its
     earlier messages), and `outdir/sources.toml`. `scale` multiplies the number of youth."""
     if years < 1 or scale <= 0:
         raise ValueError("years must be at least 1 and scale positive")
     region = default_region() if region is None else region
-    worlds = simulate(region, seed=seed, first_year=end_year - years + 1, last_year=end_year,
-                      scale=scale)
+    worlds = simulate(
+        region, seed=seed, first_year=end_year - years + 1, last_year=end_year, scale=scale
+    )
     idents = (f"{n:012d}" for n in itertools.count(1))
     result = GeneratedRegion([], outdir / "sources.toml", dict.fromkeys(MESSAGE_TYPES, 0))
     for world in worlds:
@@ -53,11 +61,21 @@ def generate(outdir: Path, *, seed: int = 1, years: int = 1, scale: float = 0.02
     return result
 
 
-def _sources_toml(region: list[Municipality], seed: int, years: int, scale: float,
-                  end_year: int) -> bytes:
-    lines = [f"# Synthetic region written by hub.synth: seed {seed}, years "
-             f"{end_year - years + 1}-{end_year}, scale {scale}.", ""]
+def _sources_toml(
+    region: list[Municipality], seed: int, years: int, scale: float, end_year: int
+) -> bytes:
+    lines = [
+        f"# Synthetic region written by hub.synth: seed {seed}, years "
+        f"{end_year - years + 1}-{end_year}, scale {scale}.",
+        "",
+    ]
     for muni in region:
-        lines += ["[[source]]", f'id = "ijw-{muni.code}"', 'adapter = "ijw"',
-                  f'owner = "{muni.code}"', f'location = "{muni.code}/*.xml"', ""]
+        lines += [
+            "[[source]]",
+            f'id = "ijw-{muni.code}"',
+            'adapter = "ijw"',
+            f'owner = "{muni.code}"',
+            f'location = "{muni.code}/*.xml"',
+            "",
+        ]
     return "\n".join(lines).encode("utf-8")

@@ -13,8 +13,14 @@ from itertools import groupby
 from hub.synth.world import Assignment, Claim, Line, MunicipalityWorld, Period
 
 BASE_NS = "http://www.istandaarden.nl/ijw/3_2/basisschema/schema"
-CODES = {"JW301": "436", "JW305": "438", "JW307": "440", "JW315": "446", "JW323": "490",
-         "JW325": "491"}
+CODES = {
+    "JW301": "436",
+    "JW305": "438",
+    "JW307": "440",
+    "JW315": "446",
+    "JW323": "490",
+    "JW325": "491",
+}
 XSD_VERSION = "1.0.0"
 
 
@@ -35,45 +41,71 @@ class Message:
 
     def header(self, sender: str, receiver: str, *extra: str) -> str:
         return self.el(
-            "Header", self.tx("BerichtCode", CODES[self.kind]), self.tx("BerichtVersie", 3),
-            self.tx("BerichtSubversie", 2), self.tx("Afzender", sender),
-            self.tx("Ontvanger", receiver), self.identification("BerichtIdentificatie",
-                                                                 self.ident, self.day),
-            self.versions("XsdVersie"), *extra)
+            "Header",
+            self.tx("BerichtCode", CODES[self.kind]),
+            self.tx("BerichtVersie", 3),
+            self.tx("BerichtSubversie", 2),
+            self.tx("Afzender", sender),
+            self.tx("Ontvanger", receiver),
+            self.identification("BerichtIdentificatie", self.ident, self.day),
+            self.versions("XsdVersie"),
+            *extra,
+        )
 
     def identification(self, name: str, ident: str, day: date) -> str:
-        return self.el(name, self.tx("ijw:Identificatie", ident),
-                       self.tx("ijw:Dagtekening", day.isoformat()))
+        return self.el(
+            name, self.tx("ijw:Identificatie", ident), self.tx("ijw:Dagtekening", day.isoformat())
+        )
 
     def versions(self, name: str) -> str:
-        return self.el(name, self.tx("ijw:BasisschemaXsdVersie", XSD_VERSION),
-                       self.tx("ijw:BerichtXsdVersie", XSD_VERSION))
+        return self.el(
+            name,
+            self.tx("ijw:BasisschemaXsdVersie", XSD_VERSION),
+            self.tx("ijw:BerichtXsdVersie", XSD_VERSION),
+        )
 
     def document(self, *body: str) -> str:
         ns = f"http://www.istandaarden.nl/ijw/3_2/{self.prefix}/schema"
         root = f"{self.prefix}:Bericht"
-        return (f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns:ijw="{BASE_NS}" '
-                f'xmlns:{self.prefix}="{ns}">\n' + "\n".join(body) + f"\n</{root}>\n")
+        return (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns:ijw="{BASE_NS}" '
+            f'xmlns:{self.prefix}="{ns}">\n' + "\n".join(body) + f"\n</{root}>\n"
+        )
 
     # Fragments shared by the message types.
     def client(self, a: Assignment, *, full_name: bool = False) -> list[str]:
         y = a.youth
         surname = y.surname.rsplit(" ", 1)
-        name = [self.el("ijw:Geslachtsnaam", self.tx("ijw:Achternaam", surname[-1]),
-                        self.tx("ijw:Voorvoegsel", surname[0]) if len(surname) > 1 else ""),
-                self.tx("ijw:Voornamen", y.first_name), self.tx("ijw:Voorletters", y.first_name[0])]
+        name = [
+            self.el(
+                "ijw:Geslachtsnaam",
+                self.tx("ijw:Achternaam", surname[-1]),
+                self.tx("ijw:Voorvoegsel", surname[0]) if len(surname) > 1 else "",
+            ),
+            self.tx("ijw:Voornamen", y.first_name),
+            self.tx("ijw:Voorletters", y.first_name[0]),
+        ]
         if full_name:
             name.append(self.tx("ijw:NaamGebruik", 1))
-        return [self.tx("Bsn", y.bsn), self.el("Geboortedatum", self.tx("ijw:Datum", y.birth)),
-                self.tx("Geslacht", y.gender), self.el("Naam", *name)]
+        return [
+            self.tx("Bsn", y.bsn),
+            self.el("Geboortedatum", self.tx("ijw:Datum", y.birth)),
+            self.tx("Geslacht", y.gender),
+            self.el("Naam", *name),
+        ]
 
     def product(self, a: Assignment, name: str = "Product") -> str:
-        return self.el(name, self.tx("ijw:Categorie", a.product.category),
-                       self.tx("ijw:Code", a.product.code))
+        return self.el(
+            name, self.tx("ijw:Categorie", a.product.category), self.tx("ijw:Code", a.product.code)
+        )
 
     def omvang(self, a: Assignment) -> str:
-        return self.el("Omvang", self.tx("ijw:Volume", a.volume), self.tx(
-            "ijw:Eenheid", a.product.unit), self.tx("ijw:Frequentie", a.frequency))
+        return self.el(
+            "Omvang",
+            self.tx("ijw:Volume", a.volume),
+            self.tx("ijw:Eenheid", a.product.unit),
+            self.tx("ijw:Frequentie", a.frequency),
+        )
 
     def retour(self, *codes: str) -> str:
         return self.el("RetourCodes", *(self.tx("RetourCode", c) for c in codes))
@@ -82,70 +114,125 @@ class Message:
 def jw315(a: Assignment, ident: str, code: str) -> str:
     m = Message("JW315", ident, a.requested)
     r = a.referral
-    referrer = m.el("Verwijzer", m.tx("ijw:Type", r.type),
-                    m.tx("ijw:Naam", r.name) if r.name else "",
-                    m.tx("ijw:ZorgverlenerCode", r.agb) if r.agb else "")
-    request = m.el("AangevraagdProduct", m.tx("ReferentieAanbieder", a.reference), m.product(a),
-                   m.tx("ToewijzingIngangsdatum", a.start), m.tx("ToewijzingEinddatum", a.end),
-                   m.omvang(a), m.tx("Budget", a.budget) if a.budget else "", referrer)
-    return m.document(m.header(a.provider.agb, code),
-                      m.el("Client", *m.client(a), m.el("AangevraagdeProducten", request)))
+    referrer = m.el(
+        "Verwijzer",
+        m.tx("ijw:Type", r.type),
+        m.tx("ijw:Naam", r.name) if r.name else "",
+        m.tx("ijw:ZorgverlenerCode", r.agb) if r.agb else "",
+    )
+    request = m.el(
+        "AangevraagdProduct",
+        m.tx("ReferentieAanbieder", a.reference),
+        m.product(a),
+        m.tx("ToewijzingIngangsdatum", a.start),
+        m.tx("ToewijzingEinddatum", a.end),
+        m.omvang(a),
+        m.tx("Budget", a.budget) if a.budget else "",
+        referrer,
+    )
+    return m.document(
+        m.header(a.provider.agb, code),
+        m.el("Client", *m.client(a), m.el("AangevraagdeProducten", request)),
+    )
 
 
 def jw301(a: Assignment, ident: str, code: str, place: str) -> str:
     m = Message("JW301", ident, a.assigned)
-    address = m.el("Adres", m.el("ijw:Huis", m.tx("ijw:Huisnummer", a.youth.house_number)),
-                   m.tx("ijw:Postcode", "9999ZZ"), m.tx("ijw:Straatnaam", "Fictieve Straat"),
-                   m.tx("ijw:Plaatsnaam", place), m.tx("ijw:LandCode", "NL"))
-    product = m.el("ToegewezenProduct", m.tx("ToewijzingNummer", a.number),
-                   m.tx("ReferentieAanbieder", a.reference), m.product(a),
-                   m.tx("Toewijzingsdatum", a.assigned), m.tx("Toewijzingstijd", a.assigned_time),
-                   m.tx("Ingangsdatum", a.start), m.tx("Einddatum", a.end), m.omvang(a),
-                   m.tx("Budget", a.budget) if a.budget else "")
-    return m.document(m.header(code, a.provider.agb), m.el(
-        "Client", *m.client(a, full_name=True),
-        m.el("Contactgegevens", m.el("Contact", m.tx("Soort", "01"), address)),
-        m.el("ToegewezenProducten", product)))
+    address = m.el(
+        "Adres",
+        m.el("ijw:Huis", m.tx("ijw:Huisnummer", a.youth.house_number)),
+        m.tx("ijw:Postcode", "9999ZZ"),
+        m.tx("ijw:Straatnaam", "Fictieve Straat"),
+        m.tx("ijw:Plaatsnaam", place),
+        m.tx("ijw:LandCode", "NL"),
+    )
+    product = m.el(
+        "ToegewezenProduct",
+        m.tx("ToewijzingNummer", a.number),
+        m.tx("ReferentieAanbieder", a.reference),
+        m.product(a),
+        m.tx("Toewijzingsdatum", a.assigned),
+        m.tx("Toewijzingstijd", a.assigned_time),
+        m.tx("Ingangsdatum", a.start),
+        m.tx("Einddatum", a.end),
+        m.omvang(a),
+        m.tx("Budget", a.budget) if a.budget else "",
+    )
+    return m.document(
+        m.header(code, a.provider.agb),
+        m.el(
+            "Client",
+            *m.client(a, full_name=True),
+            m.el("Contactgegevens", m.el("Contact", m.tx("Soort", "01"), address)),
+            m.el("ToegewezenProducten", product),
+        ),
+    )
 
 
 def jw305(a: Assignment, p: Period, ident: str, code: str) -> str:
     m = Message("JW305", ident, p.start_sent)
-    start = m.el("StartProduct", m.tx("ToewijzingNummer", a.number), m.product(a),
-                 m.tx("ToewijzingIngangsdatum", a.start), m.tx("Begindatum", p.begin),
-                 m.tx("StatusAanlevering", 1))
-    return m.document(m.header(a.provider.agb, code),
-                      m.el("Client", *m.client(a), m.el("StartProducten", start)))
+    start = m.el(
+        "StartProduct",
+        m.tx("ToewijzingNummer", a.number),
+        m.product(a),
+        m.tx("ToewijzingIngangsdatum", a.start),
+        m.tx("Begindatum", p.begin),
+        m.tx("StatusAanlevering", 1),
+    )
+    return m.document(
+        m.header(a.provider.agb, code), m.el("Client", *m.client(a), m.el("StartProducten", start))
+    )
 
 
 def jw307(a: Assignment, p: Period, ident: str, code: str, day: date) -> str:
     m = Message("JW307", ident, day)
-    stop = m.el("StopProduct", m.tx("ToewijzingNummer", a.number), m.product(a),
-                m.tx("ToewijzingIngangsdatum", a.start), m.tx("Begindatum", p.begin),
-                m.tx("RedenBeeindiging", p.reason), m.tx("Einddatum", p.end),
-                m.tx("StatusAanlevering", 1))
-    return m.document(m.header(a.provider.agb, code),
-                      m.el("Client", *m.client(a), m.el("StopProducten", stop)))
+    stop = m.el(
+        "StopProduct",
+        m.tx("ToewijzingNummer", a.number),
+        m.product(a),
+        m.tx("ToewijzingIngangsdatum", a.start),
+        m.tx("Begindatum", p.begin),
+        m.tx("RedenBeeindiging", p.reason),
+        m.tx("Einddatum", p.end),
+        m.tx("StatusAanlevering", 1),
+    )
+    return m.document(
+        m.header(a.provider.agb, code), m.el("Client", *m.client(a), m.el("StopProducten", stop))
+    )
 
 
 def _total(m: Message, name: str, lines: list[Line]) -> str:
     total = sum(line.signed for line in lines)
-    return m.el(name, m.tx("ijw:TotaalBedrag", abs(total)),
-                m.tx("ijw:DebetCredit", "C" if total < 0 else "D"))
+    return m.el(
+        name,
+        m.tx("ijw:TotaalBedrag", abs(total)),
+        m.tx("ijw:DebetCredit", "C" if total < 0 else "D"),
+    )
 
 
 def _prestatie(m: Message, line: Line, *extra: str) -> str:
     a = line.assignment
     return m.el(
         "Prestatie",
-        m.el("ProductReferentie", m.tx("ijw:ReferentieNummer", line.reference),
-             m.tx("ijw:VorigReferentieNummer", line.previous) if line.previous else ""),
-        m.tx("ToewijzingNummer", a.number), m.tx("ProductCategorie", a.product.category),
+        m.el(
+            "ProductReferentie",
+            m.tx("ijw:ReferentieNummer", line.reference),
+            m.tx("ijw:VorigReferentieNummer", line.previous) if line.previous else "",
+        ),
+        m.tx("ToewijzingNummer", a.number),
+        m.tx("ProductCategorie", a.product.category),
         m.tx("ProductCode", a.product.code),
         m.el("ProductPeriode", m.tx("ijw:Begindatum", line.begin), m.tx("ijw:Einddatum", line.end)),
-        m.tx("GeleverdVolume", line.volume), m.tx("Eenheid", a.product.unit),
+        m.tx("GeleverdVolume", line.volume),
+        m.tx("Eenheid", a.product.unit),
         m.tx("ProductTarief", a.product.rate),
-        m.el("IngediendBedrag", m.tx("ijw:Bedrag", line.amount),
-             m.tx("ijw:DebetCredit", "C" if line.credit else "D")), *extra)
+        m.el(
+            "IngediendBedrag",
+            m.tx("ijw:Bedrag", line.amount),
+            m.tx("ijw:DebetCredit", "C" if line.credit else "D"),
+        ),
+        *extra,
+    )
 
 
 def _by_client(lines: list[Line]) -> Iterator[tuple[str, list[Line]]]:
@@ -155,29 +242,56 @@ def _by_client(lines: list[Line]) -> Iterator[tuple[str, list[Line]]]:
 
 def jw323(c: Claim, ident: str, code: str) -> str:
     m = Message("JW323", ident, c.sent)
-    clients = [m.el("Client", m.tx("Bsn", bsn), m.el("Prestaties", *(_prestatie(m, x) for x in xs)))
-               for bsn, xs in _by_client(c.lines)]
-    return m.document(m.header(c.provider.agb, code), m.el(
-        "Declaratie", m.tx("DeclaratieNummer", c.number),
-        m.el("DeclaratiePeriode", m.tx("ijw:Begindatum", c.begin), m.tx("ijw:Einddatum", c.end)),
-        m.tx("DeclaratieDagtekening", c.sent), _total(m, "TotaalIngediendBedrag", c.lines),
-        m.el("Clienten", *clients)))
+    clients = [
+        m.el("Client", m.tx("Bsn", bsn), m.el("Prestaties", *(_prestatie(m, x) for x in xs)))
+        for bsn, xs in _by_client(c.lines)
+    ]
+    return m.document(
+        m.header(c.provider.agb, code),
+        m.el(
+            "Declaratie",
+            m.tx("DeclaratieNummer", c.number),
+            m.el(
+                "DeclaratiePeriode", m.tx("ijw:Begindatum", c.begin), m.tx("ijw:Einddatum", c.end)
+            ),
+            m.tx("DeclaratieDagtekening", c.sent),
+            _total(m, "TotaalIngediendBedrag", c.lines),
+            m.el("Clienten", *clients),
+        ),
+    )
 
 
 def jw325(c: Claim, ident: str, claim_ident: str, code: str) -> str:
     m = Message("JW325", ident, c.answered)
     rejected = [line for line in c.lines if line.retour]
-    clients = [m.el("Client", m.tx("Bsn", bsn),
-                    m.el("Prestaties", *(_prestatie(m, x, m.retour(*x.retour)) for x in xs)),
-                    m.retour("0200")) for bsn, xs in _by_client(rejected)]
+    clients = [
+        m.el(
+            "Client",
+            m.tx("Bsn", bsn),
+            m.el("Prestaties", *(_prestatie(m, x, m.retour(*x.retour)) for x in xs)),
+            m.retour("0200"),
+        )
+        for bsn, xs in _by_client(rejected)
+    ]
     granted = [line for line in c.lines if not line.retour]
-    header = m.header(code, c.provider.agb, m.identification("DeclaratieIdentificatie",
-                                                             claim_ident, c.sent),
-                      m.versions("XsdVersieDeclaratie"), m.retour("0200"))
-    return m.document(header, m.el(
-        "DeclaratieAntwoord", m.tx("DeclaratieNummer", c.number),
-        _total(m, "TotaalIngediendBedrag", c.lines), _total(m, "TotaalToegekendBedrag", granted),
-        m.el("Clienten", *clients) if clients else "", m.retour("0200" if rejected else "8001")))
+    header = m.header(
+        code,
+        c.provider.agb,
+        m.identification("DeclaratieIdentificatie", claim_ident, c.sent),
+        m.versions("XsdVersieDeclaratie"),
+        m.retour("0200"),
+    )
+    return m.document(
+        header,
+        m.el(
+            "DeclaratieAntwoord",
+            m.tx("DeclaratieNummer", c.number),
+            _total(m, "TotaalIngediendBedrag", c.lines),
+            _total(m, "TotaalToegekendBedrag", granted),
+            m.el("Clienten", *clients) if clients else "",
+            m.retour("0200" if rejected else "8001"),
+        ),
+    )
 
 
 def render(world: MunicipalityWorld, idents: Iterator[str]) -> Iterator[tuple[str, str, int]]:
