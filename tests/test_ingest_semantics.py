@@ -1,0 +1,164 @@
+"""What DESIGN.md says deliveries mean: StatusAanlevering 3 removes the delivery with the
+same key, a JW323 credit line cancels the line it names, JW325 answers decide the outcome.
+The messages are the iJw samples with their content edited, so they stay schema-valid."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from hub.ingest import ingest
+from hub.store.load import SourceInfo
+
+from .conftest import SAMPLE_REGION, SAMPLES, XSD_DIR
+
+pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/ijw-3.2 is not beside")
+
+
+@pytest.fixture
+async def env(make_database, open_db, hub_settings, tmp_path: Path):
+    urls = await make_database(SAMPLE_REGION)
+    db = await open_db(urls)
+    region = tmp_path / "region.toml"
+    region.write_text(
+        "".join(
+            f'[[municipality]]\ncode = "{m.code}"\nname = "{m.name}"\n\n' for m in SAMPLE_REGION
+        )
+    )
+    settings = replace(hub_settings, region_file=region, xsd_dir=XSD_DIR)
+
+    async def load(name: str, text: str):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        (run,) = await ingest(db, settings, SourceInfo("edited", "ijw"), [path])
+        assert run.status == "loaded", run
+        return run
+
+    async def fetch(sql: str) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(urls.admin)
+        try:
+            return await conn.fetch(sql)
+        finally:
+            await conn.close()
+
+    return load, fetch
+
+
+def _sample(name: str) -> str:
+    return (SAMPLES / name).read_text(encoding="utf-8")
+
+
+def _new_id(text: str, ident: str) -> str:
+    return re.sub(
+        r"<ijw:Identificatie>\d+</ijw:Identificatie>",
+        f"<ijw:Identificatie>{ident}</ijw:Identificatie>",
+        text,
+        count=1,
+    )
+
+
+async def test_status_3_removes_the_start_and_the_stop(env) -> None:
+    load, fetch = env
+    await load("start.xml", _sample("JW305.xml"))
+    await load("stop.xml", _sample("JW307.xml"))
+    periods = (
+        "select toewijzing_nummer, start_date::text, end_date::text from care_period order by 1"
+    )
+    assert [tuple(r) for r in await fetch(periods)] == [
+        ("300201", "2026-04-03", "2026-07-17"),
+        ("300202", "2026-04-15", "2026-07-17"),
+    ]
+
+    # Withdraw the stop of 300201: the period is open again; 300202 is untouched.
+    stop = _new_id(_sample("JW307.xml"), "900000000001")
+    stop = stop.replace(
+        "<jw307:StatusAanlevering>1</jw307:StatusAanlevering>",
+        "<jw307:StatusAanlevering>3</jw307:StatusAanlevering>",
+        1,
+    )
+    await load("stop-withdrawn.xml", stop)
+    assert [tuple(r) for r in await fetch(periods)] == [
+        ("300201", "2026-04-03", None),
+        ("300202", "2026-04-15", "2026-07-17"),
+    ]
+
+    # Withdraw the start of 300202: its delivery (same key) is gone.
+    start = _new_id(_sample("JW305.xml"), "900000000002")
+    parts = start.split("<jw305:StatusAanlevering>1</jw305:StatusAanlevering>")
+    start = (
+        parts[0]
+        + "<jw305:StatusAanlevering>1</jw305:StatusAanlevering>"
+        + parts[1]
+        + "<jw305:StatusAanlevering>3</jw305:StatusAanlevering>"
+        + parts[2]
+    )
+    await load("start-withdrawn.xml", start)
+    assert [tuple(r) for r in await fetch(periods)] == [("300201", "2026-04-03", None)]
+
+
+async def test_status_2_is_quarantined(env) -> None:
+    load, fetch = env
+    text = _sample("JW305.xml").replace(
+        "<jw305:StatusAanlevering>1</jw305:StatusAanlevering>",
+        "<jw305:StatusAanlevering>2</jw305:StatusAanlevering>",
+        1,
+    )
+    run = await load("status2.xml", text)
+    assert (run.records_accepted, run.records_quarantined) == (1, 1)
+    (q,) = await fetch("select code, reason from quarantine")
+    assert q["code"] == "status-aanlevering"
+    assert "CS058" in q["reason"]
+
+
+def _prestatie(block: str, reference: str, previous: str | None, dc: str, amount: int) -> str:
+    ref = f"<ijw:ReferentieNummer>{reference}</ijw:ReferentieNummer>"
+    if previous:
+        ref += f"<ijw:VorigReferentieNummer>{previous}</ijw:VorigReferentieNummer>"
+    block = re.sub(r"<ijw:ReferentieNummer>RN001</ijw:ReferentieNummer>", ref, block)
+    block = re.sub(r"<ijw:Bedrag>\d+</ijw:Bedrag>", f"<ijw:Bedrag>{amount}</ijw:Bedrag>", block)
+    return re.sub(
+        r"<ijw:DebetCredit>D</ijw:DebetCredit>", f"<ijw:DebetCredit>{dc}</ijw:DebetCredit>", block
+    )
+
+
+async def test_a_credit_line_cancels_the_line_it_names_and_a_new_debit_replaces_it(env) -> None:
+    load, fetch = env
+    claims = _sample("JW323.xml")
+    await load("claims.xml", claims)
+    await load("answer.xml", _sample("JW325.xml"))
+    status = "select reference, status, amount_cents, debit_credit from claim order by reference"
+    before = {r["reference"]: r["status"] for r in await fetch(status)}
+    assert before["RN004"] == "GRANTED"
+
+    # A correction of RN004: credit it (RN104 names RN004) and send a new debit RN105.
+    first = re.search(r"<jw323:Prestatie>.*?</jw323:Prestatie>", claims, re.S)
+    assert first is not None
+    block = first.group(0).replace("RN001", "RN004")
+    correction = _prestatie(
+        block.replace("RN004", "RN001"), "RN104", "RN004", "C", 24000
+    ) + _prestatie(block.replace("RN004", "RN001"), "RN105", None, "D", 22500)
+    text = _new_id(claims, "765432299")
+    text = re.sub(
+        r"<jw323:Clienten>.*</jw323:Clienten>",
+        "<jw323:Clienten><jw323:Client><jw323:Bsn>999900018</jw323:Bsn>"
+        f"<jw323:Prestaties>{correction}</jw323:Prestaties></jw323:Client>"
+        "</jw323:Clienten>",
+        text,
+        flags=re.S,
+    )
+    await load("correction.xml", text)
+    after = {
+        r["reference"]: (r["status"], r["amount_cents"], r["debit_credit"])
+        for r in await fetch(status)
+    }
+    assert after["RN004"] == ("CREDITED", 24000, "D")
+    assert after["RN104"] == ("CREDIT", 24000, "C")
+    assert after["RN105"] == ("SUBMITTED", 22500, "D")
+    # The other lines keep their outcome.
+    assert {k: v[0] for k, v in after.items() if k in before and k != "RN004"} == {
+        k: v for k, v in before.items() if k != "RN004"
+    }
