@@ -62,11 +62,13 @@ def cmd_token(s: Settings, a: argparse.Namespace) -> int:
 
 
 def _print_run(run: RunResult) -> None:
-    print(
-        f"{run.status:7} {run.records_accepted:6} accepted {run.records_quarantined:5} "
-        f"quarantined {run.records_unlinked:5} unlinked  {run.file_name}",
-        file=sys.stderr,
-    )
+    """Files that lost something are named; the rest is summed per source."""
+    if run.status == "failed" or run.records_quarantined:
+        print(
+            f"  {run.status}: {run.records_accepted} accepted, {run.records_quarantined} "
+            f"quarantined  {run.file_name}",
+            file=sys.stderr,
+        )
 
 
 async def _ingest_sources(
@@ -79,7 +81,9 @@ async def _ingest_sources(
     try:
         runs: list[RunResult] = []
         for source, paths in batches:
-            runs += await ingest(db, s, source, paths, _print_run)
+            done = await ingest(db, s, source, paths, _print_run)
+            print(f"{source.id}: {_summary(done)}", file=sys.stderr)
+            runs += done
         return runs
     finally:
         await db.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -27,7 +28,8 @@ from hub.config import Municipality, Settings
 
 log = logging.getLogger("hub.db")
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# The migrations: sql/ beside the package, or HUB_SQL_DIR where the package is installed alone.
+SQL_DIR = Path(os.environ.get("HUB_SQL_DIR") or Path(__file__).resolve().parent.parent / "sql")
 OWNER_ROLE = "hub_owner"
 SERVICE_ROLE = "hub_service"
 EMBEDDED_DATABASE = "hub"
