@@ -17,7 +17,7 @@ from starlette.routing import Route
 from hub import auth
 from hub.db import Database
 from hub.resolvers.context import Context
-from hub.schema import schema
+from hub.schema import build_schema
 from hub.schema.errors import PublicError
 
 log = logging.getLogger("hub.app")
@@ -43,7 +43,10 @@ def create_app(
     *,
     page_size_max: int = 500,
     manage_pool: bool = True,
+    introspection: bool = False,
 ) -> Starlette:
+    schema = build_schema(introspection=introspection)
+
     async def graphql(request: Request) -> Response:
         try:
             scope = auth.from_header(secret, request.headers.get("authorization"), region)

@@ -166,6 +166,7 @@ def serve(urls: Urls, s: Settings, host: str, port: int) -> None:
         s.secret,
         {m.code for m in s.region()},
         page_size_max=s.page_size_max,
+        introspection=s.introspection,
     )
     gc.freeze()  # start-up objects live forever; keep them out of cyclic collection
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -104,6 +104,7 @@ class Settings:
     xsd_dir: Path | None
     suppression_threshold: int
     page_size_max: int = 500
+    introspection: bool = False
 
     @property
     def secret(self) -> str:
@@ -129,4 +130,5 @@ def settings() -> Settings:
         region_file=Path(region) if region else None,
         xsd_dir=_default_xsd_dir(),
         suppression_threshold=threshold,
+        introspection=os.environ.get("HUB_INTROSPECTION", "") in ("1", "true", "yes"),
     )

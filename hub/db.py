@@ -215,6 +215,17 @@ async def check_service_role(conn: Conn) -> list[str]:
     )
     if owned:
         problems.append(f"{row['rolname']} owns {owned} database objects")
+    # Membership would let it SET ROLE to an owner or a role that bypasses RLS.
+    powerful = await conn.fetch(
+        """select r.rolname from pg_roles r
+           where r.rolname <> current_user and pg_has_role(current_user, r.oid, 'MEMBER')
+             and (r.rolsuper or r.rolbypassrls or r.rolname = $1
+                  or exists (select 1 from pg_class c where c.relowner = r.oid))""",
+        OWNER_ROLE,
+    )
+    if powerful:
+        names = ", ".join(r["rolname"] for r in powerful)
+        problems.append(f"{row['rolname']} is a member of {names}")
     return problems
 
 
@@ -226,6 +237,7 @@ class Scope:
     municipality: str | None = None
     provider: str | None = None
     actor: str | None = None
+    ingest_municipalities: tuple[str, ...] = ()  # what an ingest transaction may write
 
 
 class Tx:
@@ -309,11 +321,13 @@ class Database:
                 """select set_config('hub.role', $1, true),
                           set_config('hub.municipality', $2, true),
                           set_config('hub.provider', $3, true), set_config('hub.actor', $4, true),
-                          set_config('statement_timeout', $5, true)""",
+                          set_config('statement_timeout', $5, true),
+                          set_config('hub.ingest_municipalities', $6, true)""",
                 scope.role,
                 scope.municipality or "",
                 scope.provider or "",
                 scope.actor or "",
                 str(timeout_ms),
+                ",".join(scope.ingest_municipalities),
             )
             yield Tx(conn, scope)

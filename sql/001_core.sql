@@ -10,6 +10,9 @@ create function app_municipality() returns text language sql stable
   as $$ select nullif(current_setting('hub.municipality', true), '') $$;
 create function app_provider() returns text language sql stable
   as $$ select nullif(current_setting('hub.provider', true), '') $$;
+-- The municipalities one ingestion transaction may write (a provider's file can span several).
+create function app_ingest_scope() returns text[] language sql stable
+  as $$ select string_to_array(nullif(current_setting('hub.ingest_municipalities', true), ''), ',') $$;
 
 -- JZ020 product category -> CBS care type (DOMAIN.md).
 create function care_type(category text) returns text language sql immutable parallel safe
@@ -150,6 +153,8 @@ create table care_period (
   start_date date not null,
   end_date date,
   end_reason text,
+  start_delivered boolean not null,  -- a JW305 delivered the start (not only a JW307)
+  repeat_inflow boolean not null default false,  -- see refresh_repeat_inflow()
   dated date not null,
   source_id text not null, file_hash text not null, position text not null,
   primary key (municipality_code, id),
@@ -279,8 +284,8 @@ create table quarantine (
 create index on quarantine (run_id);
 
 -- Row-level security. Record tables: a municipality sees its own rows, the region all rows,
--- a provider the rows it is party to (tables with provider_agb), ingestion writes the rows of
--- the one municipality its transaction is scoped to. public and admin see no records.
+-- a provider the rows it is party to (tables with provider_agb), ingestion reads and writes
+-- the rows of the municipalities its transaction is scoped to. public and admin see no records.
 -- (select app_...()) makes PostgreSQL evaluate the setting once per statement.
 do $$
 declare
@@ -298,18 +303,20 @@ begin
               exists (select 1 from assignment a where a.municipality_code = youth.municipality_code
                       and a.youth_id = youth.id and a.provider_agb = (select app_provider()))
               or exists (select 1 from claim_line c where c.municipality_code = youth.municipality_code
-                      and c.youth_id = youth.id and c.provider_agb = (select app_provider()))))$p$
+                      and c.youth_id = youth.id and c.provider_agb = (select app_provider()))
+              or exists (select 1 from care_period p where p.municipality_code = youth.municipality_code
+                      and p.youth_id = youth.id and p.provider_agb = (select app_provider()))))$p$
       when t = 'message' then ''
       else $p$ or ((select app_role()) = 'provider' and provider_agb = (select app_provider()))$p$
     end;
     execute format($f$create policy read_scoped on %I for select using (
-        ((select app_role()) in ('municipality', 'ingest')
-           and municipality_code = (select app_municipality()))
+        ((select app_role()) = 'municipality' and municipality_code = (select app_municipality()))
         or (select app_role()) = 'region' %s)$f$, t, provider_clause);
     execute format($f$create policy ingest_writes on %I for all
-        using ((select app_role()) = 'ingest' and municipality_code = (select app_municipality()))
+        using ((select app_role()) = 'ingest'
+               and array[municipality_code] <@ (select app_ingest_scope()))
         with check ((select app_role()) = 'ingest'
-                    and municipality_code = (select app_municipality()))$f$, t);
+                    and array[municipality_code] <@ (select app_ingest_scope()))$f$, t);
   end loop;
 end $$;
 
@@ -319,10 +326,10 @@ create policy read_scoped on quarantine for select using (
   (select app_role()) = 'admin'
   or ((select app_role()) = 'municipality' and municipality_code = (select app_municipality()))
   or ((select app_role()) = 'ingest'
-      and (municipality_code is null or municipality_code = (select app_municipality()))));
+      and (municipality_code is null or array[municipality_code] <@ (select app_ingest_scope()))));
 create policy ingest_writes on quarantine for insert with check (
   (select app_role()) = 'ingest'
-  and (municipality_code is null or municipality_code = (select app_municipality())));
+  and (municipality_code is null or array[municipality_code] <@ (select app_ingest_scope())));
 
 alter table ingest_run enable row level security;
 alter table ingest_run force row level security;
@@ -333,9 +340,8 @@ create policy ingest_writes on ingest_run for insert with check ((select app_rol
 
 alter table source enable row level security;
 alter table source force row level security;
-create policy read_scoped on source for select using (
-  (select app_role()) in ('admin', 'ingest')
-  or ((select app_role()) = 'municipality' and owner = (select app_municipality())));
+-- A source's id, adapter and owner are no secret (records link to them); its runs are.
+create policy read_all on source for select using (true);
 create policy ingest_writes on source for insert with check ((select app_role()) = 'ingest');
 create policy ingest_updates on source for update
   using ((select app_role()) = 'ingest') with check ((select app_role()) = 'ingest');
@@ -345,30 +351,44 @@ create policy ingest_updates on source for update
 create view trajectory with (security_invoker = true) as
   select cp.municipality_code, cp.id, cp.provider_agb, cp.youth_id, cp.toewijzing_nummer,
          care_type(coalesce(cp.product_category, a.product_category)) as care_type,
-         cp.start_date, cp.end_date, cp.end_reason, cp.source_id, cp.file_hash, cp.position,
-         exists (
-           select 1 from care_period p
-           left join assignment pa on pa.municipality_code = p.municipality_code
-                                   and pa.toewijzing_nummer = p.toewijzing_nummer
-           where p.municipality_code = cp.municipality_code and p.youth_id = cp.youth_id
-             and care_type(coalesce(p.product_category, pa.product_category))
-                 in ('AMBULANT', 'RESIDENTIAL', 'CRISIS')
-             and p.start_date < cp.start_date
-             and coalesce(p.end_date, 'infinity') >= cp.start_date - interval '5 years'
-         ) and not exists (
-           select 1 from care_period p
-           left join assignment pa on pa.municipality_code = p.municipality_code
-                                   and pa.toewijzing_nummer = p.toewijzing_nummer
-           where p.municipality_code = cp.municipality_code and p.youth_id = cp.youth_id
-             and p.id <> cp.id
-             and care_type(coalesce(p.product_category, pa.product_category))
-                 in ('AMBULANT', 'RESIDENTIAL', 'CRISIS')
-             and p.start_date < cp.start_date
-             and coalesce(p.end_date, 'infinity') >= cp.start_date - 1
-         ) as repeat_inflow
+         cp.start_date, cp.end_date, cp.end_reason, cp.repeat_inflow,
+         cp.source_id, cp.file_hash, cp.position
   from care_period cp
   left join assignment a on a.municipality_code = cp.municipality_code
                         and a.toewijzing_nummer = cp.toewijzing_nummer;
+
+-- Repeat inflow (CBS herhaald beroep) of the care periods of some youth: a jeugdhulp period
+-- of a youth who had jeugdhulp in the five years before its start, with at least one day
+-- without care in between. Run by ingestion (which sees the whole municipality) for the
+-- youth a file touched, so the stored answer does not depend on who asks.
+create function refresh_repeat_inflow(p_municipality text, p_youth bigint[])
+returns void language sql as $$
+  with periods as (
+    select p.id, p.youth_id, p.start_date, coalesce(p.end_date, 'infinity') as end_date,
+           care_type(coalesce(p.product_category, a.product_category))
+             in ('AMBULANT', 'RESIDENTIAL', 'CRISIS') as jeugdhulp
+    from care_period p
+    left join assignment a on a.municipality_code = p.municipality_code
+                          and a.toewijzing_nummer = p.toewijzing_nummer
+    where p.municipality_code = p_municipality and p.youth_id = any(p_youth)
+  ), computed as (
+    select cur.id,
+           cur.jeugdhulp
+           and exists (select 1 from periods prev
+                       where prev.youth_id = cur.youth_id and prev.jeugdhulp
+                         and prev.start_date < cur.start_date
+                         and prev.end_date >= cur.start_date - interval '5 years')
+           and not exists (select 1 from periods prev
+                           where prev.youth_id = cur.youth_id and prev.jeugdhulp
+                             and prev.id <> cur.id and prev.start_date <= cur.start_date
+                             and prev.end_date >= cur.start_date - 1) as repeat_inflow
+    from periods cur
+  )
+  update care_period cp set repeat_inflow = c.repeat_inflow
+  from computed c
+  where cp.municipality_code = p_municipality and cp.id = c.id
+    and cp.repeat_inflow is distinct from c.repeat_inflow
+$$;
 
 -- A claim line with its outcome: CREDIT (a credit line), CREDITED (cancelled by a credit
 -- line naming it), REJECTED (in a JW325 with retourcodes), GRANTED (answered, not rejected),
@@ -376,13 +396,19 @@ create view trajectory with (security_invoker = true) as
 create view claim with (security_invoker = true) as
   select c.*,
          case
+           when r.retourcodes is not null then 'REJECTED'
            when c.debit_credit = 'C' then 'CREDIT'
            when exists (select 1 from claim_line k
                         where k.municipality_code = c.municipality_code
                           and k.provider_agb = c.provider_agb
-                          and k.previous_reference = c.reference and k.debit_credit = 'C')
+                          and k.previous_reference = c.reference and k.debit_credit = 'C'
+                          and not exists (  -- a rejected credit line cancels nothing
+                            select 1 from claim_rejection kr
+                            where kr.municipality_code = k.municipality_code
+                              and kr.provider_agb = k.provider_agb
+                              and kr.claim_message_id = k.claim_message_id
+                              and kr.reference = k.reference))
              then 'CREDITED'
-           when r.retourcodes is not null then 'REJECTED'
            when exists (select 1 from claim_answer ans
                         where ans.municipality_code = c.municipality_code
                           and ans.provider_agb = c.provider_agb

@@ -21,8 +21,10 @@ from .conftest import ROOT, SECRET, XSD_DIR, Api, token
 TWO = [m for m in default_region() if m.code in ("0193", "0150")]
 
 EVERYTHING = """
-query Everything($first: Int!) {
+query Everything($first: Int!, $youth: ID! = "none", $agb: String! = "none") {
   viewer { role municipality provider }
+  youth(id: $youth) { id birthYear municipality { code } trajectories { id } }
+  provider(agb: $agb) { agb name }
   municipalities { code name youthPopulation(year: 2025) }
   providers(first: 500) { totalCount nodes { agb name } }
   trajectories(first: $first) {
@@ -259,3 +261,59 @@ async def test_statement_count_does_not_grow_with_the_page(world) -> None:
 def test_schema_graphql_is_current() -> None:
     committed = (ROOT / "schema.graphql").read_text(encoding="utf-8")
     assert committed == schema.as_str() + "\n", "run: python -m hub.schema > schema.graphql"
+
+
+@pytest.mark.parametrize(
+    ("role", "scope", "sees"),
+    [
+        ("region", {}, True),
+        ("municipality", {"municipality": "0150"}, True),
+        ("municipality", {"municipality": "0193"}, False),
+        ("public", {}, False),
+        ("admin", {}, False),
+        ("provider", {"provider": "00000000"}, False),
+    ],
+)
+async def test_by_id_root_fields_as_every_role(world, role: str, scope: dict, sees: bool) -> None:
+    api, _ = world
+    region = await api.query(EVERYTHING, {"first": 500}, bearer=token("region"))
+    node = next(n for n in region["trajectories"]["nodes"] if n["municipality"]["code"] == "0150")
+    youth_id, agb = node["youth"]["id"], node["provider"]["agb"]
+    data = await api.query(
+        EVERYTHING, {"first": 500, "youth": youth_id, "agb": agb}, bearer=token(role, **scope)
+    )
+    assert data["provider"] == {"agb": agb, "name": None}  # reference data, for everyone
+    if sees:
+        assert data["youth"]["id"] == youth_id
+        assert data["youth"]["municipality"]["code"] == "0150"
+    else:
+        assert data["youth"] is None
+    if role != "provider":
+        return
+    mine = await api.query(
+        EVERYTHING, {"first": 500, "youth": youth_id}, bearer=token("provider", provider=agb)
+    )
+    assert mine["youth"]["id"] == youth_id  # a provider sees the youth it cares for
+
+
+@pytest.mark.parametrize(
+    ("query", "fragment"),
+    [
+        ("{ __schema { types { name } } }", "introspection"),
+        ("{ " + " ".join(f"a{i}: viewer {{ role }}" for i in range(31)) + " }", "aliases"),
+        (
+            "{ trajectories { nodes "
+            + "{ youth { trajectories " * 6
+            + "{ id }"
+            + " } }" * 6
+            + " } }",
+            "depth",
+        ),
+    ],
+)
+async def test_limits_are_checked_before_execution(world, query: str, fragment: str) -> None:
+    api, _ = world
+    response = await api.post(query, bearer=token("public"))
+    body = response.json()
+    assert body.get("data") is None
+    assert fragment in body["errors"][0]["message"].lower()

@@ -250,7 +250,7 @@ async def test_reingesting_reserialised_messages_changes_no_row(
 
 async def test_ingest_writes_only_in_its_own_municipality(sample_db) -> None:
     _, db = sample_db
-    async with db.tenant(Scope("ingest", municipality="0363"), readonly=False) as tx:
+    async with db.tenant(Scope("ingest", ingest_municipalities=("0363",)), readonly=False) as tx:
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await tx.execute(
                 """insert into youth(municipality_code, pseudonym, source_id, file_hash,

@@ -49,7 +49,7 @@ _HEADER = "/Bericht/Header"
 # Elements whose values identify a person: named in a rejection, never quoted.
 _PERSONAL_WORDS = """Bsn Geboortedatum Datum Naam Achternaam Voorvoegsel Voornamen Voorletters
     Postcode Straatnaam Plaatsnaam Huisnummer Huisletter HuisnummerToevoeging Telefoonnummer
-    Landnummer Emailadres Organisatie Commentaar Taal"""
+    Landnummer Emailadres Organisatie Commentaar Taal Nummer LandCode"""
 _PERSONAL = frozenset(_PERSONAL_WORDS.split())
 
 

@@ -257,13 +257,14 @@ async def all_municipalities(tx: Tx) -> list[Row]:
 
 
 async def sources(tx: Tx) -> list[Row]:
-    """Each source with its last run and the totals of its latest run per file."""
+    """Each source whose runs the caller may see (admins all, a municipality its own), with
+    its last run and the totals of the latest run of each file."""
     return await tx.fetch(
         """select s.id, s.adapter, s.owner, last.finished_at as last_ingest, last.status,
                   coalesce(tot.accepted, 0) as accepted, coalesce(tot.quarantined, 0)
                     as quarantined
            from source s
-           left join lateral (select finished_at, status from ingest_run r
+           join lateral (select finished_at, status from ingest_run r
                               where r.source_id = s.id order by r.id desc limit 1) last on true
            left join lateral (
              select sum(records_accepted) as accepted, sum(records_quarantined) as quarantined

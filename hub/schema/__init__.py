@@ -1,12 +1,27 @@
-"""The GraphQL schema: strawberry types over the resolvers."""
+"""The GraphQL schema: strawberry types over the resolvers, with the limits checked before
+execution."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import strawberry
-from strawberry.extensions import MaskErrors
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
 
 from hub.schema.errors import PublicError, is_public
 from hub.schema.query import Query
+
+MAX_DEPTH = 10
+MAX_ALIASES = 30
+MAX_TOKENS = 5_000
 
 
 class _Mask(MaskErrors):
@@ -17,6 +32,20 @@ class _Mask(MaskErrors):
         )
 
 
-schema = strawberry.Schema(query=Query, extensions=[_Mask])
+def build_schema(*, introspection: bool = False) -> strawberry.Schema:
+    """The served schema: introspection only when configured (HUB_INTROSPECTION=1)."""
+    # Factories, so that every request gets fresh extension instances.
+    extensions: list[Callable[[], SchemaExtension]] = [
+        _Mask,
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+    ]
+    if not introspection:
+        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return strawberry.Schema(query=Query, extensions=extensions)
 
-__all__ = ["PublicError", "schema"]
+
+schema = build_schema(introspection=True)  # the full schema, as printed to schema.graphql
+
+__all__ = ["PublicError", "build_schema", "schema"]

@@ -9,7 +9,7 @@ recorded as a failed run with its one quarantined record.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
@@ -69,7 +69,17 @@ def _youth_of(r: Record) -> Youth | None:
 async def load_file(db: Database, source: SourceInfo, result: FileResult) -> RunResult:
     """Load one file's records in one transaction and record the run."""
     municipality = result.municipality_code
-    scope = Scope("ingest", municipality=municipality, actor=f"source:{source.id}")
+    # The transaction may write exactly the municipalities this file speaks of.
+    codes = {_municipality(r) for r in result.records}
+    codes |= {q.municipality_code for q in result.rejections if q.municipality_code}
+    if municipality:
+        codes.add(municipality)
+    scope = Scope(
+        "ingest",
+        municipality=municipality,
+        actor=f"source:{source.id}",
+        ingest_municipalities=tuple(sorted(codes)),
+    )
     if result.failed or not result.records:
         return await _record_run(
             db, source, result, scope, status="failed" if result.failed else "loaded", unlinked=0
@@ -77,7 +87,8 @@ async def load_file(db: Database, source: SourceInfo, result: FileResult) -> Run
     try:
         async with db.tenant(scope, readonly=False, timeout_ms=600_000) as tx:
             await _register_source(tx, source)
-            unlinked = await _load_records(tx, result.records)
+            result = await _quarantine_resent_claims(tx, result)
+            unlinked = await _load_records(tx, result.records) if result.records else 0
             return await _insert_run(tx, source, result, status="loaded", unlinked=unlinked)
     except (asyncpg.PostgresError, asyncpg.DataError) as exc:
         # the file fails as a whole: the data stays as it was, the run is recorded
@@ -125,6 +136,49 @@ async def _record_run(
     async with db.tenant(scope, readonly=False) as tx:
         await _register_source(tx, source)
         return await _insert_run(tx, source, result, status=status, unlinked=unlinked, error=error)
+
+
+async def _quarantine_resent_claims(tx: Tx, result: FileResult) -> FileResult:
+    """A ReferentieNummer is unique per provider: a claim line whose reference an earlier
+    message already used is a duplicate key, quarantined rather than silently dropped."""
+    claims = [r for r in result.records if isinstance(r, ClaimLine)]
+    if not claims:
+        return result
+    earlier = await tx.fetch(
+        """select municipality_code, provider_agb, reference, claim_message_id from claim_line
+           where (municipality_code, provider_agb, reference) in
+                 (select * from unnest($1::text[], $2::text[], $3::text[]))""",
+        [c.municipality_code for c in claims],
+        [c.provider_agb for c in claims],
+        [c.reference for c in claims],
+    )
+    used = {(r[0], r[1], r[2]): r[3] for r in earlier}
+    resent = [
+        c
+        for c in claims
+        if used.get((c.municipality_code, c.provider_agb, c.reference), c.message.identification)
+        != c.message.identification
+    ]
+    if not resent:
+        return result
+    resent_ids = {id(c) for c in resent}
+    kept = [r for r in result.records if id(r) not in resent_ids]
+    rejections = [
+        Rejection(
+            c.provenance.source_id,
+            result.file_name,
+            result.file_hash,
+            c.provenance.position,
+            "ReferentieNummer",
+            f"ReferentieNummer {c.reference} of provider {c.provider_agb} was already claimed "
+            f"in message {used[(c.municipality_code, c.provider_agb, c.reference)]}",
+            "duplicate-key",
+            c.municipality_code,
+            c.reference,
+        )
+        for c in resent
+    ]
+    return replace(result, records=kept, rejections=[*result.rejections, *rejections])
 
 
 async def _register_source(tx: Tx, source: SourceInfo) -> None:
@@ -175,7 +229,7 @@ async def _insert_run(
            on conflict (file_hash, position, code) do nothing""",
         [
             (
-                r.municipality_code if r.municipality_code == tx.scope.municipality else None,
+                r.municipality_code,
                 run_id,
                 source.id,
                 r.file_name,
@@ -236,11 +290,15 @@ async def _load_records(tx: Tx, records: list[Record]) -> int:
     )
     first = records[0]
     message = first.answer.message if isinstance(first, ClaimRejection) else first.message
-    await tx.execute(
+    # The iJw message itself, identified by (Afzender, BerichtCode, Identificatie). A message
+    # applied before is not applied again: replaying it after a later withdrawal (status 3)
+    # or correction would undo that.
+    new_message = await tx.fetchval(
         f"""insert into message(municipality_code, message_type, sender, message_code,
               identification, dated, provider_agb, {_PROVENANCE})
             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, '/')
-            on conflict (municipality_code, sender, message_code, identification) do nothing""",
+            on conflict (municipality_code, sender, message_code, identification) do nothing
+            returning id""",
         _municipality(first),
         message.message_type,
         message.sender,
@@ -251,10 +309,19 @@ async def _load_records(tx: Tx, records: list[Record]) -> int:
         _prov(first)[0],
         _prov(first)[1],
     )
+    if new_message is None:
+        return await _count_unlinked(tx, records)
     for kind, loader in _LOADERS.items():
         batch = [r for r in records if isinstance(r, kind)]
         if batch:
             await loader(tx, batch)
+    for municipality in sorted({m for m, _ in youths}):
+        await tx.execute(
+            """select refresh_repeat_inflow($1, array(
+                 select id from youth where municipality_code = $1 and pseudonym = any($2)))""",
+            municipality,
+            [p for m, p in youths if m == municipality],
+        )
     return await _count_unlinked(tx, records)
 
 
@@ -378,19 +445,19 @@ async def _load_assignments(tx: Tx, rows: list[Any]) -> None:
 
 _CARE_PERIOD_INSERT = f"""insert into care_period(municipality_code, youth_id, provider_agb,
       toewijzing_nummer, product_category, product_code, start_date, end_date, end_reason,
-      dated, {_PROVENANCE})
-    values ($1, {_YOUTH_ID}, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"""
+      start_delivered, dated, {_PROVENANCE})
+    values ($1, {_YOUTH_ID}, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"""
 
 
 async def _load_starts(tx: Tx, rows: list[Any]) -> None:
-    # StatusAanlevering 1 adds the delivery (a start already known stays as it is);
+    # StatusAanlevering 1 adds the delivery (a period its stop created is now started);
     # 3 removes the delivery with the same key.
     for status, batch in _by_status(rows):
         if status == "1":
             await tx.executemany(
                 _CARE_PERIOD_INSERT
-                + """ on conflict (municipality_code, toewijzing_nummer,
-                    start_date) do nothing""",
+                + """ on conflict (municipality_code, toewijzing_nummer, start_date)
+                    do update set start_delivered = true where not care_period.start_delivered""",
                 [
                     (
                         r.municipality_code,
@@ -402,6 +469,7 @@ async def _load_starts(tx: Tx, rows: list[Any]) -> None:
                         r.start,
                         None,
                         None,
+                        True,
                         r.message.dated,
                         *_prov(r),
                     )
@@ -418,7 +486,8 @@ async def _load_starts(tx: Tx, rows: list[Any]) -> None:
 
 async def _load_stops(tx: Tx, rows: list[Any]) -> None:
     # StatusAanlevering 1 delivers the stop (creating the period when its start is unknown);
-    # 3 removes the stop delivery: the period is open again.
+    # 3 removes the stop delivery: the period is open again, or gone when no start was
+    # ever delivered for it.
     for status, batch in _by_status(rows):
         if status == "1":
             await tx.executemany(
@@ -439,6 +508,7 @@ async def _load_stops(tx: Tx, rows: list[Any]) -> None:
                         r.start,
                         r.end,
                         r.end_reason,
+                        False,
                         r.message.dated,
                         *_prov(r),
                     )
@@ -446,11 +516,17 @@ async def _load_stops(tx: Tx, rows: list[Any]) -> None:
                 ],
             )
         else:
+            keys = [(r.municipality_code, r.toewijzing_nummer, r.start) for r in batch]
+            await tx.executemany(
+                """delete from care_period where municipality_code = $1
+                     and toewijzing_nummer = $2 and start_date = $3 and not start_delivered""",
+                keys,
+            )
             await tx.executemany(
                 """update care_period set end_date = null, end_reason = null
                    where municipality_code = $1 and toewijzing_nummer = $2 and start_date = $3
                      and end_date is not null""",
-                [(r.municipality_code, r.toewijzing_nummer, r.start) for r in batch],
+                keys,
             )
 
 
