@@ -325,18 +325,20 @@ alter table quarantine force row level security;
 create policy read_scoped on quarantine for select using (
   (select app_role()) = 'admin'
   or ((select app_role()) = 'municipality' and municipality_code = (select app_municipality()))
-  or ((select app_role()) = 'ingest'
+  or ((select app_role()) = 'ingest' and (select app_ingest_scope()) is not null
       and (municipality_code is null or array[municipality_code] <@ (select app_ingest_scope()))));
 create policy ingest_writes on quarantine for insert with check (
-  (select app_role()) = 'ingest'
+  (select app_role()) = 'ingest' and (select app_ingest_scope()) is not null
   and (municipality_code is null or array[municipality_code] <@ (select app_ingest_scope())));
 
 alter table ingest_run enable row level security;
 alter table ingest_run force row level security;
 create policy read_scoped on ingest_run for select using (
-  (select app_role()) in ('admin', 'ingest')
+  (select app_role()) = 'admin'
+  or ((select app_role()) = 'ingest' and (select app_ingest_scope()) is not null)
   or ((select app_role()) = 'municipality' and municipality_code = (select app_municipality())));
-create policy ingest_writes on ingest_run for insert with check ((select app_role()) = 'ingest');
+create policy ingest_writes on ingest_run for insert with check (
+  (select app_role()) = 'ingest' and (select app_ingest_scope()) is not null);
 
 alter table source enable row level security;
 alter table source force row level security;

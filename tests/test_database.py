@@ -5,15 +5,60 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
+from dataclasses import replace
+
 from hub.config import default_region
 from hub.db import Database, DatabaseError, Scope, migrate
+from hub.ingest import ingest
+from hub.store.load import SourceInfo
 
-from .conftest import SAMPLE_REGION
+from .conftest import SAMPLE_REGION, SAMPLES, XSD_DIR
+
+TENANT_RELATIONS = (
+    "youth",
+    "message",
+    "referral",
+    "assignment",
+    "care_period",
+    "claim_line",
+    "claim_answer",
+    "claim_rejection",
+    "change_request",
+    "change_answer",
+    "retour",
+    "quarantine",
+    "ingest_run",
+    "trajectory",
+    "claim",
+)
 
 
 @pytest.fixture(scope="module")
-async def urls(make_database):
-    return await make_database(default_region())
+async def urls(make_database, open_db, hub_settings, tmp_path_factory):
+    """A database with a row in every tenant table: the samples, plus one referral."""
+    urls = await make_database(SAMPLE_REGION)
+    region = tmp_path_factory.mktemp("region") / "region.toml"
+    region.write_text(
+        "".join(
+            f'[[municipality]]\ncode = "{m.code}"\nname = "{m.name}"\n\n' for m in SAMPLE_REGION
+        )
+    )
+    settings = replace(hub_settings, region_file=region, xsd_dir=XSD_DIR)
+    db = await open_db(urls)
+    await ingest(db, settings, SourceInfo("samples", "ijw"), sorted(SAMPLES.glob("*.xml")))
+    admin = await asyncpg.connect(urls.admin)
+    try:
+        await admin.execute(
+            """insert into referral(municipality_code, provider_agb, youth_id, provider_reference,
+                 referrer_type, requested_start, dated, source_id, file_hash, position)
+               select municipality_code, '65656055', id, 'R1', '04', '2026-01-01', '2026-01-01',
+                      's', 'h', '/' from youth limit 1"""
+        )
+        for relation in TENANT_RELATIONS:  # superuser: the rows are there
+            assert await admin.fetchval(f"select count(*) from {relation}") > 0, relation
+    finally:
+        await admin.close()
+    return urls
 
 
 async def test_service_role_owns_nothing_is_no_superuser_and_cannot_bypass_rls(urls) -> None:
@@ -88,40 +133,23 @@ async def test_every_tenant_table_has_forced_rls_with_a_policy(urls) -> None:
         "",  # nothing set
         "select set_config('hub.role', '', true), set_config('hub.municipality', '', true)",
         "select set_config('hub.role', 'municipality', true)",  # role without municipality
-        "select set_config('hub.municipality', '0193', true)",  # municipality without role
+        "select set_config('hub.municipality', '0384', true)",  # municipality without role
+        "select set_config('hub.role', 'provider', true), set_config('hub.provider', '', true)",
+        "select set_config('hub.role', 'ingest', true), set_config('hub.municipality', '0384', true)",
     ],
 )
 async def test_missing_or_empty_tenant_setting_sees_nothing(urls, settings_sql: str) -> None:
-    admin = await asyncpg.connect(urls.admin)
-    try:
-        await admin.execute(
-            """insert into youth(municipality_code, pseudonym, source_id, file_hash, position)
-               values ('0193', 'p-missing-setting', 's', 'h', '/')
-               on conflict do nothing"""
-        )
-        assert await admin.fetchval("select count(*) from youth") >= 1  # superuser bypasses
-    finally:
-        await admin.close()
     conn = await asyncpg.connect(urls.service)
     try:
         async with conn.transaction():
             if settings_sql:
                 await conn.execute(settings_sql)
-            for table in (
-                "youth",
-                "assignment",
-                "claim_line",
-                "care_period",
-                "quarantine",
-                "ingest_run",
-                "trajectory",
-                "claim",
-            ):
-                assert await conn.fetchval(f"select count(*) from {table}") == 0, table
+            for relation in TENANT_RELATIONS:
+                assert await conn.fetchval(f"select count(*) from {relation}") == 0, relation
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await conn.execute(
                     """insert into youth(municipality_code, pseudonym, source_id, file_hash,
-                       position) values ('0193', 'p-x', 's', 'h', '/')"""
+                       position) values ('0384', 'p-x', 's', 'h', '/')"""
                 )
     finally:
         await conn.close()

@@ -162,3 +162,82 @@ async def test_a_credit_line_cancels_the_line_it_names_and_a_new_debit_replaces_
     assert {k: v[0] for k, v in after.items() if k in before and k != "RN004"} == {
         k: v for k, v in before.items() if k != "RN004"
     }
+
+
+async def test_withdrawing_a_stop_without_a_start_leaves_no_period(env) -> None:
+    load, fetch = env
+    await load("stop.xml", _sample("JW307.xml"))
+    assert len(await fetch("select * from care_period")) == 2
+    withdrawn = _new_id(_sample("JW307.xml"), "900000000003").replace(
+        "<jw307:StatusAanlevering>1</jw307:StatusAanlevering>",
+        "<jw307:StatusAanlevering>3</jw307:StatusAanlevering>",
+    )
+    await load("stop-withdrawn.xml", withdrawn)
+    assert await fetch("select * from care_period") == []
+
+
+async def test_replaying_a_message_does_not_undo_a_later_withdrawal(env) -> None:
+    load, fetch = env
+    start = _sample("JW305.xml")
+    await load("start.xml", start)
+    withdrawn = _new_id(start, "900000000004").replace(
+        "<jw305:StatusAanlevering>1</jw305:StatusAanlevering>",
+        "<jw305:StatusAanlevering>3</jw305:StatusAanlevering>",
+    )
+    await load("start-withdrawn.xml", withdrawn)
+    assert await fetch("select * from care_period") == []
+    await load("start-again.xml", start)  # the same message, replayed
+    assert await fetch("select * from care_period") == []
+
+
+async def test_a_rejected_credit_line_cancels_nothing(env) -> None:
+    load, fetch = env
+    claims = _sample("JW323.xml")
+    await load("claims.xml", claims)
+    first = re.search(r"<jw323:Prestatie>.*?</jw323:Prestatie>", claims, re.S)
+    assert first is not None
+    credit = _prestatie(first.group(0), "RN101", "RN001", "C", 5000)
+    text = _new_id(claims, "765432300")
+    text = re.sub(
+        r"<jw323:Clienten>.*</jw323:Clienten>",
+        "<jw323:Clienten><jw323:Client><jw323:Bsn>999900006</jw323:Bsn>"
+        f"<jw323:Prestaties>{credit}</jw323:Prestaties></jw323:Client></jw323:Clienten>",
+        text,
+        flags=re.S,
+    )
+    await load("credit.xml", text)
+    status = "select reference, status from claim where reference in ('RN001', 'RN101')"
+    assert dict(await fetch(status)) == {"RN001": "CREDITED", "RN101": "CREDIT"}
+    # The municipality rejects the credit line: RN001 stands again.
+    answer = _new_id(_sample("JW325.xml"), "654321999")
+    answer = answer.replace(
+        "<ijw:Identificatie>765432198</ijw:Identificatie>",
+        "<ijw:Identificatie>765432300</ijw:Identificatie>",
+    )
+    answer = answer.replace(
+        "<ijw:ReferentieNummer>RN001</ijw:ReferentieNummer>",
+        "<ijw:ReferentieNummer>RN101</ijw:ReferentieNummer>",
+    )
+    await load("credit-rejected.xml", answer)
+    assert dict(await fetch(status)) == {"RN001": "SUBMITTED", "RN101": "REJECTED"}
+
+
+async def test_a_reference_claimed_again_in_another_message_is_quarantined(env) -> None:
+    load, fetch = env
+    claims = _sample("JW323.xml")
+    await load("claims.xml", claims)
+    again = _new_id(claims, "765432301").replace(
+        "<ijw:Bedrag>5000</ijw:Bedrag>", "<ijw:Bedrag>5100</ijw:Bedrag>"
+    )
+    run = await load("claims-again.xml", again)
+    assert (run.records_read, run.records_accepted, run.records_quarantined) == (5, 0, 5)
+    reasons = [
+        r["reason"]
+        for r in await fetch(
+            "select reason from quarantine where code = 'duplicate-key' and reason like '%already%'"
+        )
+    ]
+    assert len(reasons) == 4
+    assert all("765432198" in r for r in reasons)
+    amounts = dict(await fetch("select reference, amount_cents from claim_line"))
+    assert amounts["RN001"] == 5000

@@ -78,7 +78,9 @@ async def load_file(db: Database, source: SourceInfo, result: FileResult) -> Run
         "ingest",
         municipality=municipality,
         actor=f"source:{source.id}",
-        ingest_municipalities=tuple(sorted(codes)),
+        # "-" (no municipality): a file that failed before naming one may only record its
+        # run and its file-level quarantine row.
+        ingest_municipalities=tuple(sorted(codes)) or ("-",),
     )
     if result.failed or not result.records:
         return await _record_run(
