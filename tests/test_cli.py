@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from hub import auth
@@ -68,3 +71,57 @@ async def test_ingest_and_sources(make_database, tmp_path: Path) -> None:
     assert listed.returncode == 0, listed.stderr
     line = next(x for x in listed.stdout.splitlines() if x.startswith("adhoc-ijw"))
     assert line.split()[:6] == ["adhoc-ijw", "ijw", "-", "failed", "0", "3"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_demo_serves_trajectories(tmp_path: Path) -> None:
+    """`hub demo` on an empty folder: embedded database, synthetic region, ingest, serve."""
+    port = _free_port()
+    env = {**os.environ, "HUB_HOME": str(tmp_path / ".hub"), "HUB_IJW_XSD_DIR": str(XSD_DIR)}
+    for key in ("HUB_DATABASE_URL", "HUB_SERVICE_DATABASE_URL", "HUB_SECRET"):
+        env.pop(key, None)
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "demo", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert demo.stdout is not None
+        tokens: dict[str, str] = {}
+        for line in demo.stdout:  # the tokens are printed once the region is ingested
+            parts = line.split()
+            if len(parts) == 2 and parts[0] in auth.ROLES:
+                tokens[parts[0]] = parts[1]
+            if len(tokens) == 4:
+                break
+        query = {
+            "query": "{ trajectories(first: 3) { totalCount nodes { careType youth { id } } } }"
+        }
+        body = None
+        for _ in range(100):  # until uvicorn listens
+            try:
+                body = httpx.post(
+                    f"http://127.0.0.1:{port}/graphql",
+                    json=query,
+                    timeout=5,
+                    headers={"authorization": f"Bearer {tokens['municipality']}"},
+                ).json()
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert body is not None
+        assert body["data"]["trajectories"]["totalCount"] > 0
+        assert len(body["data"]["trajectories"]["nodes"]) == 3
+    finally:
+        demo.terminate()
+        demo.wait(timeout=30)
+        if demo.stdout:
+            demo.stdout.close()

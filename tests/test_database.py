@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import asyncpg
 import pytest
-
-from dataclasses import replace
 
 from hub.config import default_region
 from hub.db import Database, DatabaseError, Scope, migrate
@@ -135,7 +135,9 @@ async def test_every_tenant_table_has_forced_rls_with_a_policy(urls) -> None:
         "select set_config('hub.role', 'municipality', true)",  # role without municipality
         "select set_config('hub.municipality', '0384', true)",  # municipality without role
         "select set_config('hub.role', 'provider', true), set_config('hub.provider', '', true)",
-        "select set_config('hub.role', 'ingest', true), set_config('hub.municipality', '0384', true)",
+        # ingestion scoped by hub.municipality alone (it needs hub.ingest_municipalities)
+        "select set_config('hub.role', 'ingest', true), set_config('hub.municipality', '0384', "
+        "true)",
     ],
 )
 async def test_missing_or_empty_tenant_setting_sees_nothing(urls, settings_sql: str) -> None:
