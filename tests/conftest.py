@@ -8,6 +8,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -30,7 +31,7 @@ os.environ.update(
 
 from hub import auth  # noqa: E402
 from hub.app import create_app  # noqa: E402
-from hub.config import Municipality, default_region, settings  # noqa: E402
+from hub.config import Municipality, Settings, default_region, settings  # noqa: E402
 from hub.db import Database, Urls, ensure_roles, migrate, with_user  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,6 +107,23 @@ def _password(url: str) -> str | None:
 @pytest.fixture(scope="session")
 def hub_settings() -> Any:
     return settings()
+
+
+def settings_for(region: Sequence[Municipality] | None, folder: Path) -> Settings:
+    """The run's settings with the shared XSDs and, when given, this region (as a region file
+    in `folder`, as HUB_REGION would name it)."""
+    region_file = None
+    if region is not None:
+        region_file = folder / "region.toml"
+        entries = []
+        for m in region:
+            population = ", ".join(f"{y} = {n}" for y, n in m.youth_population.items())
+            entries.append(
+                f'[[municipality]]\ncode = "{m.code}"\nname = "{m.name}"\n'
+                f"youth_population = {{{population}}}\n"
+            )
+        region_file.write_text("\n".join(entries), encoding="utf-8")
+    return replace(settings(), region_file=region_file, xsd_dir=XSD_DIR)
 
 
 def token(role: str, municipality: str | None = None, provider: str | None = None) -> str:

@@ -3,7 +3,6 @@ sees, that nothing crosses the wall, tokens, limits, and constant statement coun
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -16,7 +15,7 @@ from hub.resolvers.context import Context
 from hub.schema import schema
 from hub.synth import generate
 
-from .conftest import ROOT, SECRET, XSD_DIR, Api, token
+from .conftest import ROOT, SECRET, Api, settings_for, token
 
 TWO = [m for m in default_region() if m.code in ("0193", "0150")]
 
@@ -55,21 +54,13 @@ query Everything($first: Int!, $youth: ID! = "none", $agb: String! = "none") {
 
 
 @pytest.fixture(scope="module")
-async def world(make_database, open_db, hub_settings, tmp_path_factory):
+async def world(make_database, open_db, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("synth")
     generated = generate(out, seed=7, years=1, scale=0.05, region=TWO)
     urls = await make_database(TWO)
     db = await open_db(urls)
-    region_file = out / "region.toml"
-    region_file.write_text(
-        "".join(
-            f'[[municipality]]\ncode = "{m.code}"\nname = "{m.name}"\n'
-            f"youth_population = {{2025 = 20000}}\n\n"
-            for m in TWO
-        )
-    )
-    settings = replace(hub_settings, region_file=region_file, xsd_dir=XSD_DIR)
+    settings = settings_for(TWO, out)
     for source in read_sources(generated.sources_toml):
         runs = await ingest(db, settings, source.info, source.paths())
         assert all(r.status == "loaded" and r.records_quarantined == 0 for r in runs)

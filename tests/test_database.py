@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import asyncpg
 import pytest
 
@@ -12,7 +10,7 @@ from hub.db import Database, DatabaseError, Scope, migrate
 from hub.ingest import ingest
 from hub.store.load import SourceInfo
 
-from .conftest import SAMPLE_REGION, SAMPLES, XSD_DIR
+from .conftest import SAMPLE_REGION, SAMPLES, settings_for
 
 TENANT_RELATIONS = (
     "youth",
@@ -34,16 +32,10 @@ TENANT_RELATIONS = (
 
 
 @pytest.fixture(scope="module")
-async def urls(make_database, open_db, hub_settings, tmp_path_factory):
+async def urls(make_database, open_db, tmp_path_factory):
     """A database with a row in every tenant table: the samples, plus one referral."""
     urls = await make_database(SAMPLE_REGION)
-    region = tmp_path_factory.mktemp("region") / "region.toml"
-    region.write_text(
-        "".join(
-            f'[[municipality]]\ncode = "{m.code}"\nname = "{m.name}"\n\n' for m in SAMPLE_REGION
-        )
-    )
-    settings = replace(hub_settings, region_file=region, xsd_dir=XSD_DIR)
+    settings = settings_for(SAMPLE_REGION, tmp_path_factory.mktemp("region"))
     db = await open_db(urls)
     await ingest(db, settings, SourceInfo("samples", "ijw"), sorted(SAMPLES.glob("*.xml")))
     admin = await asyncpg.connect(urls.admin)

@@ -7,7 +7,6 @@ assignments that are not there (they are kept, flagged as unlinked)."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
@@ -18,7 +17,7 @@ from hub.db import Database, Scope
 from hub.ingest import ingest
 from hub.store.load import SourceInfo
 
-from .conftest import SAMPLE_REGION, SAMPLES, XSD_DIR
+from .conftest import SAMPLE_REGION, SAMPLES, settings_for
 
 pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/ijw-3.2 is not beside")
 
@@ -70,42 +69,24 @@ async def _runs(urls, names: list[str]) -> dict[str, asyncpg.Record]:
 
 
 @pytest.fixture(scope="module")
-async def sample_db(make_database, open_db, hub_settings):
+async def sample_db(make_database, open_db):
     urls = await make_database(SAMPLE_REGION)
     db = await open_db(urls)
     return urls, db
 
 
-def _settings(hub_settings, region_file: Path | None):
-
-    return replace(hub_settings, region_file=region_file, xsd_dir=XSD_DIR)
-
-
 @pytest.fixture(scope="module")
-def region_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("region") / "region.toml"
-    path.write_text(
-        "".join(
-            f'[[municipality]]\ncode = "{m.code}"\nname = "{m.name}"\n'
-            f"youth_population = {{2026 = {m.youth_population.get(2026, 1000)}}}\n\n"
-            for m in SAMPLE_REGION
-        ),
-        encoding="utf-8",
-    )
-    return path
+def sample_settings(tmp_path_factory: pytest.TempPathFactory):
+    return settings_for(SAMPLE_REGION, tmp_path_factory.mktemp("region"))
 
 
 async def _ingest_samples(db: Database, settings, paths: list[Path]):
     return await ingest(db, settings, SourceInfo("samples", "ijw"), paths)
 
 
-async def test_samples_with_their_municipalities_configured(
-    sample_db, hub_settings, region_file
-) -> None:
+async def test_samples_with_their_municipalities_configured(sample_db, sample_settings) -> None:
     urls, db = sample_db
-    runs = await _ingest_samples(
-        db, _settings(hub_settings, region_file), sorted(SAMPLES.glob("*.xml"))
-    )
+    runs = await _ingest_samples(db, sample_settings, sorted(SAMPLES.glob("*.xml")))
     got = {
         Path(r.file_name).name: (
             r.records_read,
@@ -182,7 +163,7 @@ async def test_samples_outside_the_default_region_are_rejected(
 ) -> None:
     urls = await make_database(default_region())
     db = await open_db(urls)
-    runs = await _ingest_samples(db, _settings(hub_settings, None), sorted(SAMPLES.glob("*.xml")))
+    runs = await _ingest_samples(db, settings_for(None, Path()), sorted(SAMPLES.glob("*.xml")))
     for run in runs:
         name = Path(run.file_name).name
         read = EXPECTED[name][0]
@@ -227,10 +208,10 @@ async def _snapshot(urls) -> dict[str, list[tuple[object, ...]]]:
 
 
 async def test_reingesting_reserialised_messages_changes_no_row(
-    sample_db, hub_settings, region_file, tmp_path: Path
+    sample_db, sample_settings, tmp_path: Path
 ) -> None:
     urls, db = sample_db
-    settings = _settings(hub_settings, region_file)
+    settings = sample_settings
     await _ingest_samples(db, settings, sorted(SAMPLES.glob("*.xml")))
     before = await _snapshot(urls)
     copies = []

@@ -5,7 +5,6 @@ The messages are the iJw samples with their content edited, so they stay schema-
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
@@ -14,22 +13,16 @@ import pytest
 from hub.ingest import ingest
 from hub.store.load import SourceInfo
 
-from .conftest import SAMPLE_REGION, SAMPLES, XSD_DIR
+from .conftest import SAMPLE_REGION, SAMPLES, settings_for
 
 pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/ijw-3.2 is not beside")
 
 
 @pytest.fixture
-async def env(make_database, open_db, hub_settings, tmp_path: Path):
+async def env(make_database, open_db, tmp_path: Path):
     urls = await make_database(SAMPLE_REGION)
     db = await open_db(urls)
-    region = tmp_path / "region.toml"
-    region.write_text(
-        "".join(
-            f'[[municipality]]\ncode = "{m.code}"\nname = "{m.name}"\n\n' for m in SAMPLE_REGION
-        )
-    )
-    settings = replace(hub_settings, region_file=region, xsd_dir=XSD_DIR)
+    settings = settings_for(SAMPLE_REGION, tmp_path)
 
     async def load(name: str, text: str):
         path = tmp_path / name
