@@ -39,6 +39,23 @@ SHARED = ROOT.parent / "shared"
 SAMPLES = SHARED / "ijw-3.2" / "samples"
 XSD_DIR = SHARED / "ijw-3.2" / "xsd"
 SECRET = os.environ["HUB_SECRET"]
+# Every table that carries municipality_code, and the views over them.
+TENANT_TABLES = (
+    "youth",
+    "message",
+    "referral",
+    "assignment",
+    "care_period",
+    "claim_line",
+    "claim_answer",
+    "claim_rejection",
+    "change_request",
+    "change_answer",
+    "retour",
+    "quarantine",
+    "ingest_run",
+)
+TENANT_VIEWS = ("trajectory", "claim")
 SAMPLE_REGION = [
     *default_region(),
     Municipality("0363", "Amsterdam", {2026: 150_000}),

@@ -451,6 +451,23 @@ _CARE_PERIOD_INSERT = f"""insert into care_period(municipality_code, youth_id, p
     values ($1, {_YOUTH_ID}, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"""
 
 
+def _care_period_row(r: Any, end: Any, reason: str | None, *, started: bool) -> tuple[Any, ...]:
+    return (
+        r.municipality_code,
+        r.youth.pseudonym,
+        r.provider_agb,
+        r.toewijzing_nummer,
+        r.product_category,
+        r.product_code,
+        r.start,
+        end,
+        reason,
+        started,
+        r.message.dated,
+        *_prov(r),
+    )
+
+
 async def _load_starts(tx: Tx, rows: list[Any]) -> None:
     # StatusAanlevering 1 adds the delivery (a period its stop created is now started);
     # 3 removes the delivery with the same key.
@@ -460,23 +477,7 @@ async def _load_starts(tx: Tx, rows: list[Any]) -> None:
                 _CARE_PERIOD_INSERT
                 + """ on conflict (municipality_code, toewijzing_nummer, start_date)
                     do update set start_delivered = true where not care_period.start_delivered""",
-                [
-                    (
-                        r.municipality_code,
-                        r.youth.pseudonym,
-                        r.provider_agb,
-                        r.toewijzing_nummer,
-                        r.product_category,
-                        r.product_code,
-                        r.start,
-                        None,
-                        None,
-                        True,
-                        r.message.dated,
-                        *_prov(r),
-                    )
-                    for r in batch
-                ],
+                [_care_period_row(r, None, None, started=True) for r in batch],
             )
         else:
             await tx.executemany(
@@ -499,23 +500,7 @@ async def _load_stops(tx: Tx, rows: list[Any]) -> None:
                     end_reason = excluded.end_reason
                   where (care_period.end_date, care_period.end_reason)
                         is distinct from (excluded.end_date, excluded.end_reason)""",
-                [
-                    (
-                        r.municipality_code,
-                        r.youth.pseudonym,
-                        r.provider_agb,
-                        r.toewijzing_nummer,
-                        r.product_category,
-                        r.product_code,
-                        r.start,
-                        r.end,
-                        r.end_reason,
-                        False,
-                        r.message.dated,
-                        *_prov(r),
-                    )
-                    for r in batch
-                ],
+                [_care_period_row(r, r.end, r.end_reason, started=False) for r in batch],
             )
         else:
             keys = [(r.municipality_code, r.toewijzing_nummer, r.start) for r in batch]
