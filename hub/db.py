@@ -59,10 +59,6 @@ def with_user(url: str, user: str, password: str | None = None, database: str | 
     return urlunsplit((parts.scheme, f"{auth}@{host}", path, parts.query, parts.fragment))
 
 
-def database_name(url: str) -> str:
-    return urlsplit(url).path.lstrip("/") or "postgres"
-
-
 def start_embedded(settings: Settings) -> str:
     """Start (or join) the embedded PostgreSQL under ./.hub/pgdata; returns its admin URL on
     the maintenance database. The server stops when the last process using it exits."""
@@ -184,14 +180,6 @@ def _population_json(m: Municipality) -> str:
     import json  # noqa: PLC0415
 
     return json.dumps({str(y): n for y, n in sorted(m.youth_population.items())})
-
-
-async def pending_migrations(conn: asyncpg.Connection) -> list[str]:
-    try:
-        done = {r["version"] for r in await conn.fetch("select version from schema_migration")}
-    except asyncpg.UndefinedTableError:
-        done = set()
-    return [name for version, name, _ in migrations() if version not in done]
 
 
 async def check_service_role(conn: Conn) -> list[str]:
