@@ -1,24 +1,32 @@
-"""Ingestion: sources.toml, adapters and the store put together. One transaction per file."""
+"""Ingestion: sources.toml, adapters and the store put together. One transaction per file
+(or, for pulled APIs, per page)."""
 
 from __future__ import annotations
 
 import glob
 import logging
+import os
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.adapters.base import Adapter, AdapterContext
+from hub.adapters.base import Adapter, AdapterContext, PullAdapter
+from hub.adapters.claims_csv import ClaimsCsvAdapter
+from hub.adapters.csv_export import CsvAdapter
+from hub.adapters.gi import GiAdapter
 from hub.adapters.ijw import IjwAdapter
+from hub.adapters.reference import ReferenceAdapter
 from hub.config import ConfigError, Settings
-from hub.db import Database
+from hub.db import Database, Scope
 from hub.pseudonym import pseudonymise
 from hub.store.load import RunResult, SourceInfo, load_file
 
 log = logging.getLogger("hub.ingest")
 
-ADAPTERS: dict[str, type[Adapter]] = {IjwAdapter.name: IjwAdapter}
+ADAPTERS: dict[str, type[Adapter]] = {
+    a.name: a for a in (IjwAdapter, CsvAdapter, ClaimsCsvAdapter, GiAdapter, ReferenceAdapter)
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,43 +34,67 @@ class SourceConfig:
     info: SourceInfo
     base: Path  # folder the location is relative to
 
+    @property
+    def is_url(self) -> bool:
+        return location_is_url(self.info.location)
+
     def paths(self) -> list[Path]:
-        location = self.info.location or ""
+        if self.is_url:
+            return []
+        location = os.path.expandvars(self.info.location or "")
         pattern = location if Path(location).is_absolute() else str(self.base / location)
         return sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
 
 
+def location_is_url(location: str | None) -> bool:
+    return os.path.expandvars(location or "").startswith(("http://", "https://"))
+
+
 def read_sources(path: Path) -> list[SourceConfig]:
+    """Read and check a sources file: every source's adapter exists and takes its options."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"sources file {path}: {exc}") from exc
-    result = []
+    result, seen = [], set()
     for i, item in enumerate(data.get("source", [])):
         missing = [k for k in ("id", "adapter") if not item.get(k)]
         if missing:
             raise ConfigError(f"sources file {path}: source[{i}] lacks {', '.join(missing)}")
-        if item["adapter"] not in ADAPTERS:
-            raise ConfigError(
-                f"sources file {path}: source {item['id']!r} names unknown "
-                f"adapter {item['adapter']!r} (known: {', '.join(ADAPTERS)})"
-            )
+        if item["id"] in seen:
+            raise ConfigError(f"sources file {path}: source id {item['id']!r} occurs twice")
+        seen.add(item["id"])
         info = SourceInfo(
-            str(item["id"]), str(item["adapter"]), item.get("owner"), item.get("location")
+            str(item["id"]),
+            str(item["adapter"]),
+            item.get("owner"),
+            item.get("location"),
+            dict(item.get("options", {})),
         )
+        make_adapter(info)  # fails early on a wrong adapter or option
         result.append(SourceConfig(info, path.resolve().parent))
     return result
 
 
-def adapter_context(settings: Settings, source_id: str) -> AdapterContext:
+def make_adapter(source: SourceInfo) -> Adapter:
+    if source.adapter not in ADAPTERS:
+        raise ConfigError(
+            f"source {source.id!r} names unknown adapter {source.adapter!r} "
+            f"(known: {', '.join(ADAPTERS)})"
+        )
+    return ADAPTERS[source.adapter](source.id, source.options, source.owner)
+
+
+def adapter_context(settings: Settings, source: SourceInfo) -> AdapterContext:
     key = settings.pseudonym_key
-    if settings.xsd_dir is None:
+    if settings.xsd_dir is None and source.adapter == IjwAdapter.name:
         log.warning("schema_validation_off reason=no XSD directory (set HUB_IJW_XSD_DIR)")
     return AdapterContext(
-        source_id=source_id,
+        source_id=source.id,
         region=frozenset(m.code for m in settings.region()),
         pseudonymise=lambda bsn: pseudonymise(key, bsn),
         xsd_dir=settings.xsd_dir,
+        owner=source.owner,
     )
 
 
@@ -73,8 +105,9 @@ async def ingest(
     paths: list[Path],
     progress: Callable[[RunResult], None] | None = None,
 ) -> list[RunResult]:
-    adapter = ADAPTERS[source.adapter]()
-    ctx = adapter_context(settings, source.id)
+    """Load files of a source, one transaction each."""
+    adapter = make_adapter(source)
+    ctx = adapter_context(settings, source)
     results = []
     for path in paths:
         run = await load_file(db, source, adapter.read(path, ctx))
@@ -82,3 +115,39 @@ async def ingest(
         if progress:
             progress(run)
     return results
+
+
+async def pull(
+    db: Database,
+    settings: Settings,
+    source: SourceInfo,
+    progress: Callable[[RunResult], None] | None = None,
+) -> list[RunResult]:
+    """Pull an API source from its stored cursor, one transaction per page. The cursor
+    moves only when every page loaded, so a failed pull is simply pulled again."""
+    adapter = make_adapter(source)
+    if not isinstance(adapter, PullAdapter):
+        raise ConfigError(f"source {source.id!r}: adapter {source.adapter} cannot pull a URL")
+    ctx = adapter_context(settings, source)
+    since = await _cursor(db, source.id)
+    results = []
+    async for page in adapter.pull(os.path.expandvars(source.location or ""), since, ctx):
+        run = await load_file(db, source, page)
+        results.append(run)
+        if progress:
+            progress(run)
+    if results and all(r.status == "loaded" for r in results) and adapter.cursor != since:
+        async with db.tenant(_CURSOR_SCOPE, readonly=False) as tx:
+            await tx.execute(
+                "update source set cursor = $2 where id = $1", source.id, adapter.cursor
+            )
+    return results
+
+
+_CURSOR_SCOPE = Scope("ingest", actor="cursor", ingest_municipalities=("-",))
+
+
+async def _cursor(db: Database, source_id: str) -> str | None:
+    async with db.tenant(_CURSOR_SCOPE) as tx:
+        value: str | None = await tx.fetchval("select cursor from source where id = $1", source_id)
+        return value

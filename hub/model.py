@@ -144,6 +144,9 @@ class ClaimLine:
     claim_date: date  # DeclaratieDagtekening
     message: MessageKey
     provenance: Provenance
+    # A claim delivered with its answer (claims CSV): None = not answered yet,
+    # () = granted, retourcodes = rejected. JW323 lines are answered by a JW325 instead.
+    outcome: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +221,92 @@ class Retour:
     provenance: Provenance
 
 
+@dataclass(frozen=True, slots=True)
+class CarePeriod:
+    """A care period as an access system exports it (CSV, JSON API): its start and, once
+    ended, end and reason in one record. Same key as JW305/JW307: (municipality,
+    ToewijzingNummer, start). A later export (`message.dated`) overrides an earlier one."""
+
+    municipality_code: str
+    provider_agb: str
+    youth: Youth
+    toewijzing_nummer: str
+    product_category: str | None
+    product_code: str | None
+    start: date
+    end: date | None
+    end_reason: str | None
+    message: MessageKey
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """A certified institution's (GI) measure: OTS, voogdij or jeugdreclassering. Key
+    (municipality, GI, measure id)."""
+
+    municipality_code: str
+    provider_agb: str  # the GI's AGB code
+    youth: Youth
+    measure_id: str  # the GI's own reference
+    measure_type: str  # OTS | VOOGDIJ | JEUGDRECLASSERING
+    start: date
+    end: date | None
+    end_reason: str | None
+    message: MessageKey
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderContract:
+    """Provider register: a provider contracted for one lot. Key (AGB, lot, start)."""
+
+    provider_agb: str
+    name: str
+    lot: str  # AMBULANT | RESIDENTIAL | CRISIS | HSWV | PROTECTION
+    start: date
+    end: date | None
+    message: MessageKey
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """A municipality's budget for one lot in one year. Key (municipality, year, lot)."""
+
+    municipality_code: str
+    year: int
+    lot: str
+    amount_cents: int
+    message: MessageKey
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class Population:
+    """Youth aged 0-17 on 1 January. Key (municipality, year); overrides the region file."""
+
+    municipality_code: str
+    year: int
+    youth_0_17: int
+    message: MessageKey
+    provenance: Provenance
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSignal:
+    """Contract management's view of a provider on a date. Key (AGB, date)."""
+
+    provider_agb: str
+    dated: date
+    early_warning: str  # GREEN | YELLOW | ORANGE | RED (financial early-warning level)
+    escalation: str  # NONE | MONITORING | ESCALATED | CONTINUITY_PLAN
+    waiting_list: int | None  # youth waiting
+    waiting_days: int | None  # mean waiting time in days
+    message: MessageKey
+    provenance: Provenance
+
+
 Record = (
     Referral
     | Assignment
@@ -228,6 +317,12 @@ Record = (
     | ChangeRequest
     | ChangeAnswer
     | Retour
+    | CarePeriod
+    | Measure
+    | ProviderContract
+    | Budget
+    | Population
+    | ProviderSignal
 )
 
 

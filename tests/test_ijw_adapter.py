@@ -76,7 +76,7 @@ def context(
 
 
 def read(path: Path, ctx: AdapterContext | None = None) -> FileResult:
-    result = IjwAdapter().read(path, ctx or context())
+    result = IjwAdapter("samples", {}, None).read(path, ctx or context())
     assert len(result.records) + len(result.rejections) == result.records_read
     text = repr(result)
     for value in PERSONAL:

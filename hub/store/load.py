@@ -8,8 +8,10 @@ recorded as a failed run with its one quarantined record.
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import asyncpg
@@ -17,6 +19,8 @@ import asyncpg
 from hub.db import Database, Scope, Tx
 from hub.model import (
     Assignment,
+    Budget,
+    CarePeriod,
     CareStart,
     CareStop,
     ChangeAnswer,
@@ -24,6 +28,10 @@ from hub.model import (
     ClaimLine,
     ClaimRejection,
     FileResult,
+    Measure,
+    Population,
+    ProviderContract,
+    ProviderSignal,
     Record,
     Referral,
     Rejection,
@@ -40,6 +48,7 @@ class SourceInfo:
     adapter: str
     owner: str | None = None
     location: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +79,7 @@ async def load_file(db: Database, source: SourceInfo, result: FileResult) -> Run
     """Load one file's records in one transaction and record the run."""
     municipality = result.municipality_code
     # The transaction may write exactly the municipalities this file speaks of.
-    codes = {_municipality(r) for r in result.records}
+    codes = {m for r in result.records if (m := _municipality(r))}
     codes |= {q.municipality_code for q in result.rejections if q.municipality_code}
     if municipality:
         codes.add(municipality)
@@ -185,15 +194,18 @@ async def _quarantine_resent_claims(tx: Tx, result: FileResult) -> FileResult:
 
 async def _register_source(tx: Tx, source: SourceInfo) -> None:
     await tx.execute(
-        """insert into source(id, adapter, owner, location) values ($1, $2, $3, $4)
+        """insert into source(id, adapter, owner, location, options)
+           values ($1, $2, $3, $4, $5::jsonb)
            on conflict (id) do update set adapter = excluded.adapter, owner = excluded.owner,
-             location = excluded.location
-           where (source.adapter, source.owner, source.location)
-                 is distinct from (excluded.adapter, excluded.owner, excluded.location)""",
+             location = excluded.location, options = excluded.options
+           where (source.adapter, source.owner, source.location, source.options)
+                 is distinct from (excluded.adapter, excluded.owner, excluded.location,
+                                   excluded.options)""",
         source.id,
         source.adapter,
         source.owner,
         source.location,
+        json.dumps(dict(source.options), sort_keys=True),
     )
 
 
@@ -292,9 +304,27 @@ async def _load_records(tx: Tx, records: list[Record]) -> int:
     )
     first = records[0]
     message = first.answer.message if isinstance(first, ClaimRejection) else first.message
-    # The iJw message itself, identified by (Afzender, BerichtCode, Identificatie). A message
-    # applied before is not applied again: replaying it after a later withdrawal (status 3)
-    # or correction would undo that.
+    if message.message_type.startswith("JW") and not await _new_message(tx, first, message):
+        return await _count_unlinked(tx, records)
+    for kind, loader in _LOADERS.items():
+        batch = [r for r in records if isinstance(r, kind)]
+        if batch:
+            await loader(tx, batch)
+    for municipality in sorted({m for m, _ in youths}):
+        await tx.execute(
+            """select refresh_repeat_inflow($1, array(
+                 select id from youth where municipality_code = $1 and pseudonym = any($2)))""",
+            municipality,
+            [p for m, p in youths if m == municipality],
+        )
+    return await _count_unlinked(tx, records)
+
+
+async def _new_message(tx: Tx, first: Record, message: Any) -> bool:
+    """Record the iJw message, identified by (Afzender, BerichtCode, Identificatie). A
+    message applied before is not applied again: replaying it after a later withdrawal
+    (status 3) or correction would undo that. Rows of other sources are snapshots, made
+    idempotent by their keys and `dated`."""
     new_message = await tx.fetchval(
         f"""insert into message(municipality_code, message_type, sender, message_code,
               identification, dated, provider_agb, {_PROVENANCE})
@@ -311,28 +341,17 @@ async def _load_records(tx: Tx, records: list[Record]) -> int:
         _prov(first)[0],
         _prov(first)[1],
     )
-    if new_message is None:
-        return await _count_unlinked(tx, records)
-    for kind, loader in _LOADERS.items():
-        batch = [r for r in records if isinstance(r, kind)]
-        if batch:
-            await loader(tx, batch)
-    for municipality in sorted({m for m, _ in youths}):
-        await tx.execute(
-            """select refresh_repeat_inflow($1, array(
-                 select id from youth where municipality_code = $1 and pseudonym = any($2)))""",
-            municipality,
-            [p for m, p in youths if m == municipality],
-        )
-    return await _count_unlinked(tx, records)
+    return new_message is not None
 
 
 def _first_prov(records: list[Record], youth: Youth) -> tuple[str, str, str]:
     return next(_prov(r) for r in records if _youth_of(r) == youth)
 
 
-def _municipality(r: Record) -> str:
-    return r.answer.municipality_code if isinstance(r, ClaimRejection) else r.municipality_code
+def _municipality(r: Record) -> str | None:
+    if isinstance(r, ClaimRejection):
+        return r.answer.municipality_code
+    return getattr(r, "municipality_code", None)
 
 
 def _provider(r: Record) -> str:
@@ -564,6 +583,37 @@ async def _load_claims(tx: Tx, rows: list[Any]) -> None:
             for r in rows
         ],
     )
+    await _load_claim_outcomes(tx, [r for r in rows if r.outcome is not None])
+
+
+async def _load_claim_outcomes(tx: Tx, rows: list[ClaimLine]) -> None:
+    """Claims delivered with their answer (claims CSV): the answer per claim, and the
+    rejected lines with their retourcodes, as a JW325 would have recorded them."""
+    answers = {(r.municipality_code, r.provider_agb, r.message.identification): r for r in rows}
+    await tx.executemany(
+        f"""insert into claim_answer(municipality_code, provider_agb, claim_message_id,
+              claim_number, {_PROVENANCE}) values ($1, $2, $3, $4, $5, $6, '/')
+            on conflict (municipality_code, provider_agb, claim_message_id) do nothing""",
+        [(*key, r.claim_number, *_prov(r)[:2]) for key, r in answers.items()],
+    )
+    await tx.executemany(
+        f"""insert into claim_rejection(municipality_code, provider_agb, claim_message_id,
+              reference, retourcodes, {_PROVENANCE}) values ($1, $2, $3, $4, $5, $6, $7, $8)
+            on conflict (municipality_code, provider_agb, claim_message_id, reference)
+            do nothing""",
+        [
+            (
+                r.municipality_code,
+                r.provider_agb,
+                r.message.identification,
+                r.reference,
+                list(r.outcome or ()),
+                *_prov(r),
+            )
+            for r in rows
+            if r.outcome
+        ],
+    )
 
 
 async def _load_claim_answers(tx: Tx, rows: list[Any]) -> None:
@@ -681,15 +731,141 @@ async def _load_retours(tx: Tx, rows: list[Any]) -> None:
     )
 
 
+async def _load_care_periods(tx: Tx, rows: list[Any]) -> None:
+    # A snapshot of the period as the access system knows it; an older export (`dated`)
+    # does not undo a newer one.
+    await tx.executemany(
+        _CARE_PERIOD_INSERT
+        + """ on conflict (municipality_code, toewijzing_nummer, start_date) do update set
+              youth_id = excluded.youth_id, provider_agb = excluded.provider_agb,
+              product_category = excluded.product_category,
+              product_code = excluded.product_code, end_date = excluded.end_date,
+              end_reason = excluded.end_reason, start_delivered = true, dated = excluded.dated,
+              source_id = excluded.source_id, file_hash = excluded.file_hash,
+              position = excluded.position
+            where excluded.dated >= care_period.dated
+              and (care_period.youth_id, care_period.provider_agb, care_period.product_category,
+                   care_period.product_code, care_period.end_date, care_period.end_reason,
+                   care_period.start_delivered)
+                  is distinct from
+                  (excluded.youth_id, excluded.provider_agb, excluded.product_category,
+                   excluded.product_code, excluded.end_date, excluded.end_reason, true)""",
+        [_care_period_row(r, r.end, r.end_reason, started=True) for r in rows],
+    )
+
+
+async def _load_measures(tx: Tx, rows: list[Measure]) -> None:
+    await tx.executemany(
+        f"""insert into gi_measure(municipality_code, youth_id, provider_agb, measure_id,
+              measure_type, start_date, end_date, end_reason, dated, {_PROVENANCE})
+            values ($1, {_YOUTH_ID}, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            on conflict (municipality_code, provider_agb, measure_id) do update set
+              youth_id = excluded.youth_id, measure_type = excluded.measure_type,
+              start_date = excluded.start_date, end_date = excluded.end_date,
+              end_reason = excluded.end_reason, dated = excluded.dated,
+              source_id = excluded.source_id, file_hash = excluded.file_hash,
+              position = excluded.position
+            where excluded.dated >= gi_measure.dated
+              and (gi_measure.youth_id, gi_measure.measure_type, gi_measure.start_date,
+                   gi_measure.end_date, gi_measure.end_reason)
+                  is distinct from
+                  (excluded.youth_id, excluded.measure_type, excluded.start_date,
+                   excluded.end_date, excluded.end_reason)""",
+        [
+            (
+                r.municipality_code,
+                r.youth.pseudonym,
+                r.provider_agb,
+                r.measure_id,
+                r.measure_type,
+                r.start,
+                r.end,
+                r.end_reason,
+                r.message.dated,
+                *_prov(r),
+            )
+            for r in rows
+        ],
+    )
+
+
+async def _load_contracts(tx: Tx, rows: list[ProviderContract]) -> None:
+    await tx.executemany(
+        "update provider set name = $2 where agb = $1 and name is distinct from $2",
+        sorted({(r.provider_agb, r.name) for r in rows}),
+    )
+    await tx.executemany(
+        f"""insert into provider_contract(provider_agb, lot, start_date, end_date,
+              {_PROVENANCE}) values ($1, $2, $3, $4, $5, $6, $7)
+            on conflict (provider_agb, lot, start_date) do update set
+              end_date = excluded.end_date, source_id = excluded.source_id,
+              file_hash = excluded.file_hash, position = excluded.position
+            where provider_contract.end_date is distinct from excluded.end_date""",
+        [(r.provider_agb, r.lot, r.start, r.end, *_prov(r)) for r in rows],
+    )
+
+
+async def _load_budgets(tx: Tx, rows: list[Budget]) -> None:
+    await tx.executemany(
+        f"""insert into budget(municipality_code, year, lot, amount_cents, {_PROVENANCE})
+            values ($1, $2, $3, $4, $5, $6, $7)
+            on conflict (municipality_code, year, lot) do update set
+              amount_cents = excluded.amount_cents, source_id = excluded.source_id,
+              file_hash = excluded.file_hash, position = excluded.position
+            where budget.amount_cents is distinct from excluded.amount_cents""",
+        [(r.municipality_code, r.year, r.lot, r.amount_cents, *_prov(r)) for r in rows],
+    )
+
+
+async def _load_population(tx: Tx, rows: list[Population]) -> None:
+    await tx.executemany(
+        f"""insert into population(municipality_code, year, youth_0_17, {_PROVENANCE})
+            values ($1, $2, $3, $4, $5, $6)
+            on conflict (municipality_code, year) do update set
+              youth_0_17 = excluded.youth_0_17, source_id = excluded.source_id,
+              file_hash = excluded.file_hash, position = excluded.position
+            where population.youth_0_17 is distinct from excluded.youth_0_17""",
+        [(r.municipality_code, r.year, r.youth_0_17, *_prov(r)) for r in rows],
+    )
+
+
+async def _load_signals(tx: Tx, rows: list[ProviderSignal]) -> None:
+    await tx.executemany(
+        f"""insert into provider_signal(provider_agb, dated, early_warning, escalation,
+              waiting_list, waiting_days, {_PROVENANCE}) values ($1, $2, $3, $4, $5, $6, $7,
+              $8, $9)
+            on conflict (provider_agb, dated) do update set
+              early_warning = excluded.early_warning, escalation = excluded.escalation,
+              waiting_list = excluded.waiting_list, waiting_days = excluded.waiting_days,
+              source_id = excluded.source_id, file_hash = excluded.file_hash,
+              position = excluded.position
+            where (provider_signal.early_warning, provider_signal.escalation,
+                   provider_signal.waiting_list, provider_signal.waiting_days)
+                  is distinct from (excluded.early_warning, excluded.escalation,
+                                    excluded.waiting_list, excluded.waiting_days)""",
+        [
+            (
+                r.provider_agb,
+                r.dated,
+                r.early_warning,
+                r.escalation,
+                r.waiting_list,
+                r.waiting_days,
+                *_prov(r),
+            )
+            for r in rows
+        ],
+    )
+
+
+_LINKED = CareStart | CareStop | CarePeriod | ClaimLine  # records naming an assignment
+
+
 async def _count_unlinked(tx: Tx, records: list[Record]) -> int:
     """References that point nowhere (a start, stop or claim for an unknown assignment) are
     kept and counted in the run, never dropped."""
     keys = sorted(
-        {
-            (r.municipality_code, r.toewijzing_nummer)
-            for r in records
-            if isinstance(r, CareStart | CareStop | ClaimLine)
-        }
+        {(r.municipality_code, r.toewijzing_nummer) for r in records if isinstance(r, _LINKED)}
     )
     if not keys:
         return 0
@@ -704,8 +880,7 @@ async def _count_unlinked(tx: Tx, records: list[Record]) -> int:
     return sum(
         1
         for r in records
-        if isinstance(r, CareStart | CareStop | ClaimLine)
-        and (r.municipality_code, r.toewijzing_nummer) not in found
+        if isinstance(r, _LINKED) and (r.municipality_code, r.toewijzing_nummer) not in found
     )
 
 
@@ -719,4 +894,10 @@ _LOADERS: dict[type, Any] = {
     ChangeRequest: _load_change_requests,
     ChangeAnswer: _load_change_answers,
     Retour: _load_retours,
+    CarePeriod: _load_care_periods,
+    Measure: _load_measures,
+    ProviderContract: _load_contracts,
+    Budget: _load_budgets,
+    Population: _load_population,
+    ProviderSignal: _load_signals,
 }
