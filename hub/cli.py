@@ -6,9 +6,12 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hub import auth
 from hub.config import ConfigError, Settings, settings
@@ -24,9 +27,15 @@ from hub.db import (
     start_embedded,
     with_user,
 )
+from hub.progress import SourceProgress, summary_table
 from hub.store.load import RunResult, SourceInfo
 
+if TYPE_CHECKING:
+    from hub.ingest import SourceConfig
+
 log = logging.getLogger("hub")
+
+DEMO_SCALE = 0.05  # of the region's youth: one year generates and loads in well under a minute
 
 
 def resolve_urls(s: Settings) -> Urls:
@@ -61,63 +70,56 @@ def cmd_token(s: Settings, a: argparse.Namespace) -> int:
     return 0
 
 
-def _print_run(run: RunResult) -> None:
-    """Files that lost something are named; the rest is summed per source."""
-    if run.status == "failed" or run.records_quarantined:
-        print(
-            f"  {run.status}: {run.records_accepted} accepted, {run.records_quarantined} "
-            f"quarantined  {run.file_name}",
-            file=sys.stderr,
-        )
-
-
-async def _ingest_sources(
-    urls: Urls, s: Settings, batches: list[tuple[SourceInfo, list[Path]]]
-) -> list[RunResult]:
-    from hub.ingest import ingest  # noqa: PLC0415  (keeps `hub token` light)
+async def _ingest_sources(urls: Urls, s: Settings, batches: list[Batch]) -> list[RunResult]:
+    """Ingest each source (its files, or a pull when it has no files but a URL), with a
+    progress bar per source and a summary table at the end."""
+    from hub.ingest import ingest, pull  # noqa: PLC0415  (keeps `hub token` light)
 
     db = Database(urls.service, max_size=2)
     await db.open()
+    shown: list[SourceProgress] = []
     try:
-        runs: list[RunResult] = []
         for source, paths in batches:
-            done = await ingest(db, s, source, paths, _print_run)
-            print(f"{source.id}: {_summary(done)}", file=sys.stderr)
-            runs += done
-        return runs
+            progress = SourceProgress(source.id, None if paths is None else len(paths))
+            shown.append(progress)
+            if paths is None:
+                await pull(db, s, source, progress)
+            else:
+                await ingest(db, s, source, paths, progress)
+            progress.done()
+        return [run for p in shown for run in p.runs]
     finally:
         await db.close()
+        if shown:
+            print(summary_table(shown), file=sys.stderr)
 
 
-def _summary(runs: list[RunResult]) -> str:
-    failed = sum(r.status == "failed" for r in runs)
-    return (
-        f"{len(runs)} files, {sum(r.records_read for r in runs)} read, "
-        f"{sum(r.records_accepted for r in runs)} accepted, "
-        f"{sum(r.records_quarantined for r in runs)} quarantined, {failed} files failed"
-    )
+Batch = tuple[SourceInfo, list[Path] | None]  # None: pull the source's URL
+
+
+def _batches(configs: list[SourceConfig], paths: list[str]) -> list[Batch]:
+    if paths:
+        return [(c.info, sorted(Path(p) for p in paths)) for c in configs]
+    return [(c.info, None if c.is_url else c.paths()) for c in configs]
 
 
 def cmd_ingest(s: Settings, a: argparse.Namespace) -> int:
-    from hub.ingest import ADAPTERS, read_sources  # noqa: PLC0415
+    from hub.ingest import ADAPTERS, SourceConfig, read_sources  # noqa: PLC0415
 
     if a.adapter:
         if a.adapter not in ADAPTERS:
             raise ConfigError(f"unknown adapter {a.adapter!r} (known: {', '.join(ADAPTERS)})")
         source = SourceInfo(f"adhoc-{a.adapter}", a.adapter)
-        batches = [(source, sorted(Path(p) for p in a.paths))]
+        batches = _batches([SourceConfig(source, Path.cwd())], a.paths)
     else:
         configs = read_sources(Path(a.sources))
         if a.source:
             configs = [c for c in configs if c.info.id == a.source]
             if not configs:
                 raise ConfigError(f"no source {a.source!r} in {a.sources}")
-        batches = [
-            (c.info, sorted(Path(p) for p in a.paths) if a.paths else c.paths()) for c in configs
-        ]
+        batches = _batches(configs, a.paths)
     urls = _migrate(s)
     runs = asyncio.run(_ingest_sources(urls, s, batches))
-    print(_summary(runs))
     return 1 if any(r.status == "failed" for r in runs) and a.strict else 0
 
 
@@ -135,13 +137,16 @@ def cmd_sources(s: Settings, _: argparse.Namespace) -> int:
         finally:
             await db.close()
         print(
-            f"{'source':24} {'adapter':8} {'owner':9} {'status':7} {'accepted':>9} "
-            f"{'quarantined':>11}  last ingest"
+            f"{'source':28} {'adapter':10} {'owner':9} {'status':7} {'files':>6} "
+            f"{'read':>9} {'accepted':>9} {'quarantined':>11} {'unaccounted':>11}  last ingest"
         )
         for r in rows:
+            unaccounted = r["read"] - r["accepted"] - r["quarantined"]
             print(
-                f"{r['id']:24} {r['adapter']:8} {r['owner'] or '-':9} {r['status'] or '-':7} "
-                f"{r['accepted']:>9} {r['quarantined']:>11}  {r['last_ingest'] or '-'}"
+                f"{r['id']:28} {r['adapter']:10} {r['owner'] or '-':9} {r['status'] or '-':7} "
+                f"{r['files']:>6} {r['read']:>9} {r['accepted']:>9} {r['quarantined']:>11} "
+                f"{unaccounted:>11}  {r['last_ingest']:%Y-%m-%d %H:%M:%S}"
+                + ("" if r["schema_validated"] else "  (schema validation off)")
             )
 
     asyncio.run(run())
@@ -182,16 +187,22 @@ def cmd_serve(s: Settings, a: argparse.Namespace) -> int:
 def cmd_demo(s: Settings, a: argparse.Namespace) -> int:
     from hub.ingest import read_sources  # noqa: PLC0415
     from hub.synth import generate  # noqa: PLC0415
+    from hub.synth.api import ApiServer  # noqa: PLC0415
 
-    outdir = s.state_dir / "demo"
+    outdir = s.state_dir / "demo" / f"seed{a.seed}-years{a.years}-scale{a.scale:g}"
     toml = outdir / "sources.toml"
     if not toml.exists():
         print(f"generating a synthetic region in {outdir}", file=sys.stderr)
-        generate(outdir, seed=1, years=1, scale=0.02, region=s.region())
+        started = time.monotonic()
+        out = generate(outdir, seed=a.seed, years=a.years, scale=a.scale, region=s.region())
+        print(
+            f"wrote {len(out.files)} files in {time.monotonic() - started:.1f} s", file=sys.stderr
+        )
     urls = _migrate(s)
-    batches = [(c.info, c.paths()) for c in read_sources(toml)]
-    runs = asyncio.run(_ingest_sources(urls, s, batches))
-    print(_summary(runs), file=sys.stderr)
+    # The JSON API municipalities: their access systems' APIs, served locally and pulled.
+    with ApiServer(outdir / "api") as api:
+        os.environ["HUB_DEMO_API"] = api.url
+        asyncio.run(_ingest_sources(urls, s, _batches(read_sources(toml), [])))
     base = f"http://{a.host}:{a.port}"
     region = s.region()
     print(f"\nThe hub: {base}/graphql  (POST, Authorization: Bearer <token>)\n")
@@ -216,7 +227,11 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--host", default="127.0.0.1")
         sp.add_argument("--port", type=int, default=8000)
 
-    with_host(sub.add_parser("demo", help="synthetic region, ingested and served"))
+    d = sub.add_parser("demo", help="synthetic region, ingested and served")
+    with_host(d)
+    d.add_argument("--years", type=int, default=1)
+    d.add_argument("--scale", type=float, default=DEMO_SCALE)
+    d.add_argument("--seed", type=int, default=1)
     with_host(sub.add_parser("serve", help="serve GraphQL"))
     sub.add_parser("migrate", help="create roles and apply migrations")
     g = sub.add_parser("generate", help="write the synthetic region's sources")

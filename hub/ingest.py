@@ -16,6 +16,7 @@ from hub.adapters.claims_csv import ClaimsCsvAdapter
 from hub.adapters.csv_export import CsvAdapter
 from hub.adapters.gi import GiAdapter
 from hub.adapters.ijw import IjwAdapter
+from hub.adapters.json_api import JsonApiAdapter
 from hub.adapters.reference import ReferenceAdapter
 from hub.config import ConfigError, Settings
 from hub.db import Database, Scope
@@ -25,7 +26,15 @@ from hub.store.load import RunResult, SourceInfo, load_file
 log = logging.getLogger("hub.ingest")
 
 ADAPTERS: dict[str, type[Adapter]] = {
-    a.name: a for a in (IjwAdapter, CsvAdapter, ClaimsCsvAdapter, GiAdapter, ReferenceAdapter)
+    a.name: a
+    for a in (
+        IjwAdapter,
+        CsvAdapter,
+        ClaimsCsvAdapter,
+        GiAdapter,
+        ReferenceAdapter,
+        JsonApiAdapter,
+    )
 }
 
 

@@ -52,9 +52,12 @@ TENANT_TABLES = (
     "change_request",
     "change_answer",
     "retour",
+    "gi_measure",
     "quarantine",
     "ingest_run",
 )
+# Tables with municipality_code that hold public figures: RLS forced, readable by everyone.
+PUBLIC_TABLES = ("budget", "population")
 TENANT_VIEWS = ("trajectory", "claim")
 SAMPLE_REGION = [
     *default_region(),
@@ -187,3 +190,23 @@ async def open_db() -> AsyncIterator[Callable[[Urls], Awaitable[Database]]]:
 
     yield open_
     await asyncio.gather(*(db.close() for db in opened))
+
+
+async def table_checksums(admin_url: str) -> dict[str, str]:
+    """An md5 of every table's rows (clock columns left out), independent of row order."""
+    conn = await asyncpg.connect(admin_url)
+    try:
+        tables = await conn.fetch(
+            """select tablename from pg_tables where schemaname = 'public'
+               and tablename <> 'schema_migration' order by tablename"""
+        )
+        return {
+            t["tablename"]: await conn.fetchval(
+                f"""select md5(coalesce(string_agg(j::text, '|' order by j::text), ''))
+                    from (select to_jsonb(t) - array['started_at', 'finished_at', 'created_at']
+                          as j from {t["tablename"]} t) x"""
+            )
+            for t in tables
+        }
+    finally:
+        await conn.close()

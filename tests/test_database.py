@@ -10,7 +10,14 @@ from hub.db import Database, DatabaseError, Scope, migrate
 from hub.ingest import ingest
 from hub.store.load import SourceInfo
 
-from .conftest import SAMPLE_REGION, SAMPLES, TENANT_TABLES, TENANT_VIEWS, settings_for
+from .conftest import (
+    PUBLIC_TABLES,
+    SAMPLE_REGION,
+    SAMPLES,
+    TENANT_TABLES,
+    TENANT_VIEWS,
+    settings_for,
+)
 
 TENANT_RELATIONS = TENANT_TABLES + TENANT_VIEWS
 
@@ -29,6 +36,12 @@ async def urls(make_database, open_db, tmp_path_factory):
                  referrer_type, requested_start, dated, source_id, file_hash, position)
                select municipality_code, '65656055', id, 'R1', '04', '2026-01-01', '2026-01-01',
                       's', 'h', '/' from youth limit 1"""
+        )
+        await admin.execute(
+            """insert into gi_measure(municipality_code, provider_agb, youth_id, measure_id,
+                 measure_type, start_date, dated, source_id, file_hash, position)
+               select municipality_code, '65656055', id, 'M1', 'OTS', '2026-01-01',
+                      '2026-01-01', 's', 'h', '/' from youth limit 1"""
         )
         for relation in TENANT_RELATIONS:  # superuser: the rows are there
             assert await admin.fetchval(f"select count(*) from {relation}") > 0, relation
@@ -74,7 +87,8 @@ async def test_every_tenant_table_has_forced_rls_with_a_policy(urls) -> None:
                  and exists (select 1 from pg_attribute a where a.attrelid = c.oid
                              and a.attname = 'municipality_code' and not a.attisdropped)"""
         )
-        assert {r["relname"] for r in rows} == set(TENANT_TABLES)  # a new one joins the list
+        # a new one joins a list
+        assert {r["relname"] for r in rows} == set(TENANT_TABLES + PUBLIC_TABLES)
         for r in rows:
             assert r["relrowsecurity"], r["relname"]
             assert r["relforcerowsecurity"], r["relname"]

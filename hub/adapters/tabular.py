@@ -294,7 +294,7 @@ class _Row:
     ) -> FieldError:
         return FieldError(code, self.opts.source_name(name), reason, value)
 
-    def date(self, name: str) -> date | None:
+    def day(self, name: str) -> date | None:
         text = self.text(name)
         if text is None:
             return None
@@ -305,12 +305,12 @@ class _Row:
                 name, f"not a date in the format {self.opts.date_format}", text[:40]
             ) from None
 
-    def req_date(self, name: str) -> date:
-        value = self.date(name)
+    def req_day(self, name: str) -> date:
+        value = self.day(name)
         assert value is not None  # noqa: S101
         return value
 
-    def int(self, name: str) -> int | None:
+    def num(self, name: str) -> int | None:
         text = self.text(name)
         if text is None:
             return None
@@ -318,8 +318,8 @@ class _Row:
             raise self._fail(name, "not a whole number", text[:40])
         return int(text)
 
-    def req_int(self, name: str) -> int:
-        value = self.int(name)
+    def req_num(self, name: str) -> int:
+        value = self.num(name)
         assert value is not None  # noqa: S101
         return value
 
@@ -454,8 +454,8 @@ class RowReader:
                 self.file_name,
                 self.file_hash,
                 position,
-                exc.field,
-                f"{exc.field}: {exc.reason}",
+                exc.field or None,
+                f"{exc.field}: {exc.reason}" if exc.field else exc.reason,
                 exc.code,
                 municipality,
                 exc.value,
@@ -481,7 +481,7 @@ class RowReader:
         if not elfproef(bsn):
             # never the value: a BSN, even a wrong one, stays out of the quarantine
             raise FieldError("elfproef", row.opts.source_name("bsn"), "BSN fails the elfproef")
-        birth = row.date("birth_date")
+        birth = row.day("birth_date")
         gender = row.text("gender")
         if gender is not None and gender not in ("0", "1", "2"):
             raise row._fail("gender", "gender must be 0, 1 or 2 (COD046; map with values)", gender)
@@ -506,7 +506,7 @@ def _product(row: _Row) -> tuple[str | None, str | None]:
 
 def _dated(row: _Row, *dates: date | None) -> date:
     """When the source last changed the row: its own `dated` field, else its latest date."""
-    explicit = row.date("dated") if "dated" in row.fields else None
+    explicit = row.day("dated") if "dated" in row.fields else None
     return explicit or max(d for d in dates if d is not None)
 
 
@@ -521,12 +521,12 @@ Built = tuple[Record, tuple[Any, ...]]
 def _referral(r: RowReader, row: _Row, pos: str) -> Built:
     m = _muni(row)
     category, code = _product(row)
-    start, end = row.req_date("requested_start"), row.date("requested_end")
+    start, end = row.req_day("requested_start"), row.day("requested_end")
     _check_order(row, start, end, "requested_end")
     agb, ref = row.agb(), row.req("provider_reference")
     rec = Referral(
         m, agb, r.youth(row, m), ref, row.req("referrer_type"), row.text("referrer_code"),
-        row.text("referrer_name"), category, code, start, end, row.int("volume"),
+        row.text("referrer_name"), category, code, start, end, row.num("volume"),
         row.text("unit"), row.text("frequency"), row.money("budget"),
         r.message(_dated(row, start)), r.provenance(pos),
     )  # fmt: skip
@@ -541,12 +541,12 @@ def _muni(row: _Row) -> str:
 def _assignment(r: RowReader, row: _Row, pos: str) -> Built:
     m = _muni(row)
     category, code = _product(row)
-    assigned, start, end = row.req_date("assigned_on"), row.req_date("start"), row.date("end")
+    assigned, start, end = row.req_day("assigned_on"), row.req_day("start"), row.day("end")
     _check_order(row, start, end)
     number = row.req("assignment_number")
     rec = Assignment(
         m, row.agb(), r.youth(row, m), number, row.text("provider_reference"), category, code,
-        assigned, start, end, row.int("volume"), row.text("unit"), row.text("frequency"),
+        assigned, start, end, row.num("volume"), row.text("unit"), row.text("frequency"),
         row.money("budget"), row.text("change_reason"),
         r.message(_dated(row, assigned)), r.provenance(pos),
     )  # fmt: skip
@@ -556,7 +556,7 @@ def _assignment(r: RowReader, row: _Row, pos: str) -> Built:
 def _care_period(r: RowReader, row: _Row, pos: str) -> Built:
     m = _muni(row)
     category, code = _product(row)
-    start, end = row.req_date("start"), row.date("end")
+    start, end = row.req_day("start"), row.day("end")
     _check_order(row, start, end)
     reason = row.text("end_reason")
     if end is not None and reason is None:
@@ -576,7 +576,7 @@ def _claim(r: RowReader, row: _Row, pos: str) -> Built:
     category, code = _product(row)
     if category is None or code is None:
         raise FieldError("missing-field", row.opts.source_name("product_code"), "value missing")
-    begin, end = row.req_date("period_start"), row.req_date("period_end")
+    begin, end = row.req_day("period_start"), row.req_day("period_end")
     _check_order(row, begin, end, "period_end")
     amount = row.money("amount")
     assert amount is not None  # noqa: S101
@@ -595,10 +595,10 @@ def _claim(r: RowReader, row: _Row, pos: str) -> Built:
         )
     outcome = None if status == "SUBMITTED" else (codes if status == "REJECTED" else ())
     agb, ref, number = row.agb(), row.req("reference"), row.req("claim_number")
-    claimed = row.req_date("claim_date")
+    claimed = row.req_day("claim_date")
     rec = ClaimLine(
         m, agb, r.youth(row, m), ref, row.text("previous_reference"),
-        row.req("assignment_number"), category, code, begin, end, row.req_int("volume"),
+        row.req("assignment_number"), category, code, begin, end, row.req_num("volume"),
         row.req("unit"), row.money("rate"), abs(amount), dc, number, claimed,
         r.message(claimed, f"{agb}/{number}"), r.provenance(pos), outcome,
     )  # fmt: skip
@@ -607,7 +607,7 @@ def _claim(r: RowReader, row: _Row, pos: str) -> Built:
 
 def _measure(r: RowReader, row: _Row, pos: str) -> Built:
     m = _muni(row)
-    start, end = row.req_date("start"), row.date("end")
+    start, end = row.req_day("start"), row.day("end")
     _check_order(row, start, end)
     agb, ident = row.agb(), row.req("measure_id")
     rec = Measure(
@@ -619,7 +619,7 @@ def _measure(r: RowReader, row: _Row, pos: str) -> Built:
 
 
 def _provider(r: RowReader, row: _Row, pos: str) -> Built:
-    start, end = row.req_date("start"), row.date("end")
+    start, end = row.req_day("start"), row.day("end")
     _check_order(row, start, end)
     agb, lot = row.agb(), row.code("lot", LOTS)
     rec = ProviderContract(
@@ -639,7 +639,7 @@ def _budget(r: RowReader, row: _Row, pos: str) -> Built:
 
 
 def _population(r: RowReader, row: _Row, pos: str) -> Built:
-    m, year, count = _muni(row), _year(row), row.req_int("youth_0_17")
+    m, year, count = _muni(row), _year(row), row.req_num("youth_0_17")
     if count < 0:
         raise row._fail("youth_0_17", "a population is not negative", str(count))
     rec = Population(m, year, count, r.message(date(year, 1, 1)), r.provenance(pos))
@@ -647,16 +647,16 @@ def _population(r: RowReader, row: _Row, pos: str) -> Built:
 
 
 def _signal(r: RowReader, row: _Row, pos: str) -> Built:
-    agb, dated = row.agb(), row.req_date("dated")
+    agb, dated = row.agb(), row.req_day("dated")
     rec = ProviderSignal(
         agb, dated, row.code("early_warning", EARLY_WARNING), row.code("escalation", ESCALATION),
-        row.int("waiting_list"), row.int("waiting_days"), r.message(dated), r.provenance(pos),
+        row.num("waiting_list"), row.num("waiting_days"), r.message(dated), r.provenance(pos),
     )  # fmt: skip
     return rec, (agb, dated)
 
 
 def _year(row: _Row) -> int:
-    year = row.req_int("year")
+    year = row.req_num("year")
     if not 1990 <= year <= 2100:
         raise row._fail("year", "not a plausible year", str(year))
     return year

@@ -182,8 +182,16 @@ async def providers_by_agb(tx: Tx, keys: Sequence[str]) -> list[Row | None]:
     return _one_per_key(keys, rows, lambda r: r["agb"])
 
 
+# The region file's population, overridden per year by ingested population data.
+_MUNICIPALITY = """select m.code, m.name, m.in_region,
+      m.youth_population || coalesce((select jsonb_object_agg(p.year::text, p.youth_0_17)
+                                      from population p where p.municipality_code = m.code),
+                                     '{}') as youth_population
+    from municipality m"""
+
+
 async def municipalities_by_code(tx: Tx, keys: Sequence[str]) -> list[Row | None]:
-    rows = await tx.fetch("select * from municipality where code = any($1::text[])", keys)
+    rows = await tx.fetch(_MUNICIPALITY + " where m.code = any($1::text[])", keys)
     return _one_per_key(keys, rows, lambda r: r["code"])
 
 
@@ -253,26 +261,83 @@ def after_agb(after: str | None) -> str | None:
 
 
 async def all_municipalities(tx: Tx) -> list[Row]:
-    return await tx.fetch("select * from municipality where in_region order by code")
+    return await tx.fetch(_MUNICIPALITY + " where m.in_region order by m.code")
 
 
 async def sources(tx: Tx) -> list[Row]:
     """Each source whose runs the caller may see (admins all, a municipality its own), with
-    its last run and the totals of the latest run of each file."""
+    its last run and the totals over the latest run of each file (or page)."""
     return await tx.fetch(
-        """select s.id, s.adapter, s.owner, last.finished_at as last_ingest, last.status,
-                  coalesce(tot.accepted, 0) as accepted, coalesce(tot.quarantined, 0)
-                    as quarantined
+        """select s.id, s.adapter, s.owner, s.location, last.finished_at as last_ingest,
+                  last.status, coalesce(tot.files, 0) as files,
+                  coalesce(tot.failed, 0) as failed, coalesce(tot.read, 0) as read,
+                  coalesce(tot.accepted, 0) as accepted,
+                  coalesce(tot.quarantined, 0) as quarantined,
+                  coalesce(tot.unlinked, 0) as unlinked,
+                  coalesce(tot.validated, true) as schema_validated
            from source s
            join lateral (select finished_at, status from ingest_run r
-                              where r.source_id = s.id order by r.id desc limit 1) last on true
+                         where r.source_id = s.id order by r.id desc limit 1) last on true
            left join lateral (
-             select sum(records_accepted) as accepted, sum(records_quarantined) as quarantined
-             from (select distinct on (file_hash) records_accepted, records_quarantined
+             select count(*) as files, count(*) filter (where status = 'failed') as failed,
+                    sum(records_read) as read, sum(records_accepted) as accepted,
+                    sum(records_quarantined) as quarantined, sum(records_unlinked) as unlinked,
+                    bool_and(schema_validated) as validated
+             from (select distinct on (file_hash) status, records_read, records_accepted,
+                          records_quarantined, records_unlinked, schema_validated
                    from ingest_run r where r.source_id = s.id
                    order by file_hash, r.id desc) latest) tot on true
            order by s.id"""
     )
+
+
+def after_id(after: str | None) -> int | None:
+    if not after:
+        return None
+    try:
+        return int(base64.urlsafe_b64decode(after.encode()).decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidCursorError(after) from exc
+
+
+def id_cursor(row: Row) -> str:
+    return base64.urlsafe_b64encode(str(row["id"]).encode()).decode()
+
+
+async def quarantine_page(
+    tx: Tx, source: str | None, run: int | None, first: int, after: str | None
+) -> Page:
+    """Quarantined records, newest first (admins all, a municipality its own)."""
+    where = """from quarantine where ($1::text is null or source_id = $1)
+                 and ($2::bigint is null or run_id = $2)"""
+    rows = await tx.fetch(
+        f"select * {where} and ($3::bigint is null or id < $3) order by id desc limit $4",
+        source,
+        run,
+        after_id(after),
+        first + 1,
+    )
+
+    async def count() -> int:
+        return int(await tx.fetchval("select count(*) " + where, source, run))
+
+    return Page(rows[:first], len(rows) > first, count)
+
+
+async def runs_page(tx: Tx, source: str | None, first: int, after: str | None) -> Page:
+    """Ingest runs, newest first: one per file or page, failed ones included."""
+    where = "from ingest_run where ($1::text is null or source_id = $1)"
+    rows = await tx.fetch(
+        f"select * {where} and ($2::bigint is null or id < $2) order by id desc limit $3",
+        source,
+        after_id(after),
+        first + 1,
+    )
+
+    async def count() -> int:
+        return int(await tx.fetchval("select count(*) " + where, source))
+
+    return Page(rows[:first], len(rows) > first, count)
 
 
 BATCHES: dict[str, Callable[[Tx, Any], Awaitable[Sequence[Any]]]] = {

@@ -17,8 +17,10 @@ from hub.schema.types import (
     Claim,
     ClaimStatus,
     Connection,
+    IngestRun,
     Municipality,
     Provider,
+    QuarantinedRecord,
     SourceStatus,
     Trajectory,
     Youth,
@@ -198,15 +200,43 @@ class Query:
         "sees its own sources)."
     )
     async def sources(self, info: Info[Context, None]) -> list[SourceStatus]:
-        return [
-            SourceStatus(
-                id=r["id"],
-                adapter=r["adapter"],
-                owner=r["owner"],
-                last_ingest=r["last_ingest"],
-                status=r["status"],
-                records_accepted=int(r["accepted"]),
-                records_quarantined=int(r["quarantined"]),
+        return [SourceStatus.of(r) for r in await records.sources(info.context.tx)]
+
+    @strawberry.field(
+        description="Ingest runs, newest first, failed ones included (admins; a "
+        "municipality its own)."
+    )
+    async def ingest_runs(
+        self,
+        info: Info[Context, None],
+        source: str | None = None,
+        first: int = DEFAULT_PAGE,
+        after: str | None = None,
+    ) -> Connection[IngestRun]:
+        try:
+            page = await records.runs_page(info.context.tx, source, _first(info, first), after)
+        except records.InvalidCursorError as exc:
+            raise PublicError(str(exc), code="INVALID_CURSOR") from exc
+        return connection(page, IngestRun.of, records.id_cursor)
+
+    @strawberry.field(
+        description="Quarantined records, newest first (admins; a municipality its own)."
+    )
+    async def quarantine(
+        self,
+        info: Info[Context, None],
+        source: str | None = None,
+        run: strawberry.ID | None = None,
+        first: int = DEFAULT_PAGE,
+        after: str | None = None,
+    ) -> Connection[QuarantinedRecord]:
+        run_id = int(run) if run is not None and str(run).isdigit() else None
+        if run is not None and run_id is None:
+            run_id = 0  # not a run id: matches nothing
+        try:
+            page = await records.quarantine_page(
+                info.context.tx, source, run_id, _first(info, first), after
             )
-            for r in await records.sources(info.context.tx)
-        ]
+        except records.InvalidCursorError as exc:
+            raise PublicError(str(exc), code="INVALID_CURSOR") from exc
+        return connection(page, QuarantinedRecord.of, records.id_cursor)

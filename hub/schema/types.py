@@ -132,15 +132,123 @@ class Source:
     owner: str | None
 
 
-@strawberry.type
+@strawberry.type(description="A source with the totals over the latest run of each file.")
 class SourceStatus:
     id: str
     adapter: str
     owner: str | None
     last_ingest: datetime | None
-    status: str | None
+    status: str | None = strawberry.field(description="Status of the last run: loaded, failed.")
+    files: int
+    files_failed: int
+    records_read: int
     records_accepted: int
     records_quarantined: int
+    records_unaccounted: int = strawberry.field(
+        description="Read minus accepted minus quarantined: zero when nothing was lost."
+    )
+    records_unlinked: int = strawberry.field(
+        description="Accepted records naming an assignment the hub does not know (yet)."
+    )
+    schema_validated: bool = strawberry.field(
+        description="False when a file was read without its XSD (HUB_IJW_XSD_DIR unset)."
+    )
+
+    @staticmethod
+    def of(row: Row) -> SourceStatus:
+        read, accepted, quarantined = (
+            int(row["read"]),
+            int(row["accepted"]),
+            int(row["quarantined"]),
+        )
+        return SourceStatus(
+            id=row["id"],
+            adapter=row["adapter"],
+            owner=row["owner"],
+            last_ingest=row["last_ingest"],
+            status=row["status"],
+            files=int(row["files"]),
+            files_failed=int(row["failed"]),
+            records_read=read,
+            records_accepted=accepted,
+            records_quarantined=quarantined,
+            records_unaccounted=read - accepted - quarantined,
+            records_unlinked=int(row["unlinked"]),
+            schema_validated=bool(row["schema_validated"]),
+        )
+
+
+@strawberry.type(description="One file or page a source delivered, as it was loaded.")
+class IngestRun:
+    id: strawberry.ID
+    source_id: str
+    municipality: str | None
+    file_name: str
+    file_hash: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    records_read: int
+    records_accepted: int
+    records_quarantined: int
+    records_unlinked: int
+    schema_validated: bool
+    error: str | None
+
+    @staticmethod
+    def of(row: Row) -> IngestRun:
+        return IngestRun(
+            id=strawberry.ID(str(row["id"])),
+            source_id=row["source_id"],
+            municipality=row["municipality_code"],
+            file_name=row["file_name"],
+            file_hash=row["file_hash"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            status=row["status"],
+            records_read=row["records_read"],
+            records_accepted=row["records_accepted"],
+            records_quarantined=row["records_quarantined"],
+            records_unlinked=row["records_unlinked"],
+            schema_validated=row["schema_validated"],
+            error=row["error"],
+        )
+
+
+@strawberry.type(
+    description="A record (or a whole file, position `/`) the hub refused: where and why. "
+    "Never holds a BSN, name or address."
+)
+class QuarantinedRecord:
+    id: strawberry.ID
+    run_id: strawberry.ID
+    source_id: str
+    municipality: str | None
+    file_name: str
+    file_hash: str
+    position: str = strawberry.field(description="Line, item or XPath; `/` for the file.")
+    field: str | None
+    code: str = strawberry.field(description="Class of the reason: xsd, elfproef, ...")
+    reason: str
+    value: str | None
+    created_at: datetime
+
+    @staticmethod
+    def of(row: Row) -> QuarantinedRecord:
+        return QuarantinedRecord(
+            id=strawberry.ID(str(row["id"])),
+            run_id=strawberry.ID(str(row["run_id"])),
+            source_id=row["source_id"],
+            municipality=row["municipality_code"],
+            file_name=row["file_name"],
+            file_hash=row["file_hash"],
+            position=row["position"],
+            field=row["field"],
+            code=row["code"],
+            reason=row["reason"],
+            value=row["value"],
+            created_at=row["created_at"],
+        )
 
 
 class _Linked:

@@ -354,8 +354,10 @@ def _municipality(r: Record) -> str | None:
     return getattr(r, "municipality_code", None)
 
 
-def _provider(r: Record) -> str:
-    return r.answer.provider_agb if isinstance(r, ClaimRejection) else r.provider_agb
+def _provider(r: Record) -> str | None:
+    return (
+        r.answer.provider_agb if isinstance(r, ClaimRejection) else getattr(r, "provider_agb", None)
+    )
 
 
 async def _load_referrals(tx: Tx, rows: list[Any]) -> None:
