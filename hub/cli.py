@@ -73,7 +73,7 @@ def cmd_token(s: Settings, a: argparse.Namespace) -> int:
 async def _ingest_sources(urls: Urls, s: Settings, batches: list[Batch]) -> list[RunResult]:
     """Ingest each source (its files, or a pull when it has no files but a URL), with a
     progress bar per source and a summary table at the end."""
-    from hub.ingest import ingest, pull  # noqa: PLC0415  (keeps `hub token` light)
+    from hub.ingest import ingest_source  # noqa: PLC0415  (keeps `hub token` light)
 
     db = Database(urls.service, max_size=2)
     await db.open()
@@ -82,10 +82,7 @@ async def _ingest_sources(urls: Urls, s: Settings, batches: list[Batch]) -> list
         for source, paths in batches:
             progress = SourceProgress(source.id, None if paths is None else len(paths))
             shown.append(progress)
-            if paths is None:
-                await pull(db, s, source, progress)
-            else:
-                await ingest(db, s, source, paths, progress)
+            await ingest_source(db, s, source, paths, progress)
             progress.done()
         return [run for p in shown for run in p.runs]
     finally:
@@ -120,7 +117,13 @@ def cmd_ingest(s: Settings, a: argparse.Namespace) -> int:
         batches = _batches(configs, a.paths)
     urls = _migrate(s)
     runs = asyncio.run(_ingest_sources(urls, s, batches))
-    return 1 if any(r.status == "failed" for r in runs) and a.strict else 0
+    failed = sum(r.status == "failed" for r in runs)
+    print(
+        f"{len(runs)} files, {sum(r.records_read for r in runs)} read, "
+        f"{sum(r.records_accepted for r in runs)} accepted, "
+        f"{sum(r.records_quarantined for r in runs)} quarantined, {failed} files failed"
+    )
+    return 1 if failed and a.strict else 0
 
 
 def cmd_sources(s: Settings, _: argparse.Namespace) -> int:

@@ -107,6 +107,19 @@ def adapter_context(settings: Settings, source: SourceInfo) -> AdapterContext:
     )
 
 
+async def ingest_source(
+    db: Database,
+    settings: Settings,
+    source: SourceInfo,
+    paths: list[Path] | None,
+    progress: Callable[[RunResult], None] | None = None,
+) -> list[RunResult]:
+    """Ingest a source: the given files, or when `paths` is None, a pull of its URL."""
+    if paths is None:
+        return await pull(db, settings, source, progress)
+    return await ingest(db, settings, source, paths, progress)
+
+
 async def ingest(
     db: Database,
     settings: Settings,

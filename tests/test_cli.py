@@ -70,7 +70,8 @@ async def test_ingest_and_sources(make_database, tmp_path: Path) -> None:
     listed = _hub("sources", env=env, cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     line = next(x for x in listed.stdout.splitlines() if x.startswith("adhoc-ijw"))
-    assert line.split()[:6] == ["adhoc-ijw", "ijw", "-", "failed", "0", "3"]
+    # source, adapter, owner, status, files, read, accepted, quarantined, unaccounted
+    assert line.split()[:9] == ["adhoc-ijw", "ijw", "-", "failed", "2", "3", "0", "3", "0"]
 
 
 def _free_port() -> int:
