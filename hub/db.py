@@ -310,12 +310,16 @@ class Database:
                           set_config('hub.municipality', $2, true),
                           set_config('hub.provider', $3, true), set_config('hub.actor', $4, true),
                           set_config('statement_timeout', $5, true),
-                          set_config('hub.ingest_municipalities', $6, true)""",
+                          set_config('hub.ingest_municipalities', $6, true),
+                          set_config('synchronous_commit', $7, true)""",
                 scope.role,
                 scope.municipality or "",
                 scope.provider or "",
                 scope.actor or "",
                 str(timeout_ms),
                 ",".join(scope.ingest_municipalities),
+                # Ingestion is idempotent and re-runnable: its commits need not wait for the
+                # disk (a crash loses at most the last moments, never consistency).
+                "off" if scope.role == "ingest" else "on",
             )
             yield Tx(conn, scope)

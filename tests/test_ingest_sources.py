@@ -235,3 +235,32 @@ async def test_a_source_cannot_write_another_municipality(env) -> None:
     run = await load(CASES[1], text.encode())
     assert (run.records_accepted, run.records_quarantined) == (1, 1)
     assert [r["municipality_code"] for r in await fetch("select * from assignment")] == ["0193"]
+
+
+@pytest.mark.parametrize(
+    ("role", "scope", "expected"),
+    [
+        ("region", {}, ["0150", "0193"]),
+        ("municipality", {"municipality": "0193"}, ["0193"]),
+        ("municipality", {"municipality": "0150"}, ["0150"]),
+        ("municipality", {"municipality": "0148"}, []),
+        ("provider", {"provider": "87654321"}, ["0150", "0193"]),  # the GI itself
+        ("provider", {"provider": "12345678"}, []),
+        ("public", {}, []),
+        ("admin", {}, []),
+    ],
+)
+async def test_gi_measures_as_every_role(env, role: str, scope: dict, expected: list) -> None:
+    _, db, load, _ = env
+    await load(next(c for c in CASES if c.adapter == "gi"))
+    api = Api(db, [m.code for m in SAMPLE_REGION])
+    data = await api.query(
+        """{ measures(filter: {measureTypes: [OTS, JEUGDRECLASSERING]}) {
+               totalCount nodes { measureType start end provider { agb }
+                                  municipality { code } youth { birthYear } } } }""",
+        bearer=token(role, **scope),
+    )
+    nodes = data["measures"]["nodes"]
+    assert sorted(n["municipality"]["code"] for n in nodes) == expected
+    assert data["measures"]["totalCount"] == len(expected)
+    assert all(n["youth"] is not None for n in nodes)  # whoever sees a measure sees its youth

@@ -57,6 +57,7 @@ class RecordFilter:
     care_types: list[str] | None = None
     product_categories: list[str] | None = None
     statuses: list[str] | None = None
+    measure_types: list[str] | None = None
     start: date | None = None  # overlap with [start, end]
     end: date | None = None
     youth: Key | None = None
@@ -91,11 +92,17 @@ _FILTERS = {
         and ($5::date is null or period_start <= $5)
         and ($6::text is null or (municipality_code = $6 and youth_id = $7))
         and ($8::text[] is null or status = any($8))""",
+    "measure": """from gi_measure where ($1::text[] is null or municipality_code = any($1))
+        and ($2::text[] is null or provider_agb = any($2))
+        and ($3::text[] is null or measure_type = any($3))
+        and ($4::date is null or coalesce(end_date, 'infinity') >= $4)
+        and ($5::date is null or start_date <= $5)
+        and ($6::text is null or (municipality_code = $6 and youth_id = $7))""",
 }
 
 
 def _filter_args(kind: str, f: RecordFilter) -> list[Any]:
-    third = f.care_types if kind == "trajectory" else f.product_categories
+    third = {"trajectory": f.care_types, "measure": f.measure_types}.get(kind, f.product_categories)
     args: list[Any] = [
         f.municipalities,
         f.providers,

@@ -18,6 +18,8 @@ from hub.schema.types import (
     ClaimStatus,
     Connection,
     IngestRun,
+    Measure,
+    MeasureType,
     Municipality,
     Provider,
     QuarantinedRecord,
@@ -67,6 +69,16 @@ class ClaimFilter:
     from_: date | None = strawberry.field(
         default=None, name="from", description="Product period overlaps [from, to]."
     )
+    to: date | None = None
+    youth: strawberry.ID | None = None
+
+
+@strawberry.input
+class MeasureFilter:
+    municipalities: list[str] | None = None
+    providers: list[str] | None = strawberry.field(default=None, description="AGB of the GI.")
+    measure_types: list[MeasureType] | None = None
+    from_: date | None = strawberry.field(default=None, name="from")
     to: date | None = None
     youth: strawberry.ID | None = None
 
@@ -194,6 +206,25 @@ class Query:
             await _page(info, "claim", rf, first, after),
             Claim.of,
         )
+
+    @strawberry.field(description="GI measures: OTS, voogdij and jeugdreclassering.")
+    async def measures(
+        self,
+        info: Info[Context, None],
+        filter: MeasureFilter | None = None,
+        first: int = DEFAULT_PAGE,
+        after: str | None = None,
+    ) -> Connection[Measure]:
+        f = filter or MeasureFilter()
+        rf = records.RecordFilter(
+            municipalities=f.municipalities,
+            providers=f.providers,
+            measure_types=[t.value for t in f.measure_types] if f.measure_types else None,
+            start=f.from_,
+            end=f.to,
+            youth=_youth_key(f.youth),
+        )
+        return connection(await _page(info, "measure", rf, first, after), Measure.of)
 
     @strawberry.field(
         description="Each source with its last ingest (admins; a municipality "

@@ -351,6 +351,41 @@ class Assignment(_Linked):
         )
 
 
+@strawberry.enum(description="A certified institution's measure.")
+class MeasureType(Enum):
+    OTS = "OTS"  # ondertoezichtstelling (youth protection)
+    VOOGDIJ = "VOOGDIJ"  # guardianship (youth protection)
+    JEUGDRECLASSERING = "JEUGDRECLASSERING"  # youth probation
+
+
+@strawberry.type(description="A measure of a certified institution (GI), from its own files.")
+class Measure(_Linked):
+    id: strawberry.ID
+    measure_id: str = strawberry.field(description="The GI's own reference.")
+    measure_type: MeasureType
+    start: date
+    end: date | None
+    end_reason: str | None
+    _row: strawberry.Private[Row]
+
+    youth = strawberry.field(resolver=_Linked._youth)
+    provider = strawberry.field(resolver=_Linked._provider, description="The GI.")
+    municipality = strawberry.field(resolver=_Linked._municipality)
+    source = strawberry.field(resolver=_Linked._source)
+
+    @staticmethod
+    def of(row: Row) -> Measure:
+        return Measure(
+            id=_id("Measure", row),
+            measure_id=row["measure_id"],
+            measure_type=MeasureType(row["measure_type"]),
+            start=row["start_date"],
+            end=row["end_date"],
+            end_reason=row["end_reason"],
+            _row=row,
+        )
+
+
 @strawberry.type
 class Claim(_Linked):
     id: strawberry.ID
