@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import logging
 import os
@@ -131,8 +132,15 @@ async def ingest(
     adapter = make_adapter(source)
     ctx = adapter_context(settings, source)
     results = []
-    for path in paths:
-        run = await load_file(db, source, adapter.read(path, ctx))
+    # The next file is read (parsed, validated) in a thread while this one loads.
+    reading = [asyncio.ensure_future(asyncio.to_thread(adapter.read, p, ctx)) for p in paths[:1]]
+    for i in range(len(paths)):
+        result = await reading[i]
+        if i + 1 < len(paths):
+            reading.append(
+                asyncio.ensure_future(asyncio.to_thread(adapter.read, paths[i + 1], ctx))
+            )
+        run = await load_file(db, source, result)
         results.append(run)
         if progress:
             progress(run)
