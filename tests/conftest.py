@@ -53,12 +53,13 @@ TENANT_TABLES = (
     "change_answer",
     "retour",
     "gi_measure",
+    "trajectory",
     "quarantine",
     "ingest_run",
 )
 # Tables with municipality_code that hold public figures: RLS forced, readable by everyone.
 PUBLIC_TABLES = ("budget", "population")
-TENANT_VIEWS = ("trajectory", "claim")
+TENANT_VIEWS = ("claim",)
 SAMPLE_REGION = [
     *default_region(),
     Municipality("0363", "Amsterdam", {2026: 150_000}),
@@ -210,3 +211,25 @@ async def table_checksums(admin_url: str) -> dict[str, str]:
         }
     finally:
         await conn.close()
+
+
+async def load_generated(db: Database, settings: Settings, outdir: Path) -> list[Any]:
+    """Ingest a generated region through every source of its sources.toml, its JSON APIs
+    served locally; returns every run."""
+    from hub.ingest import ingest_source, read_sources  # noqa: PLC0415
+    from hub.synth.api import ApiServer  # noqa: PLC0415
+
+    runs = []
+    previous = os.environ.get("HUB_DEMO_API")
+    with ApiServer(outdir / "api") as api:
+        os.environ["HUB_DEMO_API"] = api.url
+        try:
+            for config in read_sources(outdir / "sources.toml"):
+                paths = None if config.is_url else config.paths()
+                runs += await ingest_source(db, settings, config.info, paths)
+        finally:
+            if previous is None:
+                os.environ.pop("HUB_DEMO_API", None)
+            else:
+                os.environ["HUB_DEMO_API"] = previous
+    return runs

@@ -111,7 +111,7 @@ CASES = [
             "\tend_reason\n"
             f"0193\t{BSN[0]}\t12345678\tB-1\t45A01\t2024-02-05\t2024-07-20\t31\n"
             f"0193\t{BSN[1]}\t12345678\tB-2\t35A01\t2024-03-04\t\t\n"
-        ).encode("utf-8"),
+        ).encode(),
         2,
         kinds=(CarePeriod,),
     ),
@@ -152,10 +152,10 @@ CASES = [
         {"kind": "provider"},
         "providers.csv",
         (
-            "provider_agb,name,lot,start,end\n"
-            "12345678,Jeugdhulp De Brug,AMBULANT,2021-01-01,\n"
-            "12345678,Jeugdhulp De Brug,RESIDENTIAL,2021-01-01,2024-12-31\n"
-        ).encode(),
+            b"provider_agb,name,lot,start,end\n"
+            b"12345678,Jeugdhulp De Brug,AMBULANT,2021-01-01,\n"
+            b"12345678,Jeugdhulp De Brug,RESIDENTIAL,2021-01-01,2024-12-31\n"
+        ),
         2,
         "region",
         (ProviderContract,),
@@ -164,7 +164,7 @@ CASES = [
         "reference",
         {"kind": "budget", "money": "euros", "decimal": ","},
         "budgets.csv",
-        'municipality,year,lot,amount\nGM0193,2024,AMBULANT,"12.500.000,00"\n'.encode(),
+        b'municipality,year,lot,amount\nGM0193,2024,AMBULANT,"12.500.000,00"\n',
         1,
         "region",
         (Budget,),
@@ -183,9 +183,9 @@ CASES = [
         {"kind": "signal"},
         "signals.csv",
         (
-            "provider_agb,dated,early_warning,escalation,waiting_list,waiting_days\n"
-            "12345678,2024-03-31,orange,monitoring,14,45\n"
-        ).encode(),
+            b"provider_agb,dated,early_warning,escalation,waiting_list,waiting_days\n"
+            b"12345678,2024-03-31,orange,monitoring,14,45\n"
+        ),
         1,
         "region",
         (ProviderSignal,),
@@ -253,12 +253,16 @@ def read(case: Case, tmp_path: Path, data: bytes | None = None) -> FileResult:
     result = adapter.read(path, context(case))
     assert len(result.records) + len(result.rejections) == result.records_read, result
     for r in result.rejections:
-        assert r.source_id == "contract" and r.file_name == case.name and r.reason and r.code
+        assert r.source_id == "contract"
+        assert r.file_name == case.name
+        assert r.reason
+        assert r.code
         assert r.position
         for bsn in BSN:  # no BSN in any rejection
             assert bsn not in f"{r.reason} {r.value} {r.field}"
     if result.failed:
-        assert result.records == [] and len(result.rejections) == 1
+        assert result.records == []
+        assert len(result.rejections) == 1
         assert result.rejections[0].position == "/"
     return result
 
@@ -270,11 +274,13 @@ def test_every_adapter_has_a_contract_case() -> None:
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_good_input_reads_every_record(case: Case, tmp_path: Path) -> None:
     result = read(case, tmp_path)
-    assert not result.failed and result.rejections == []
+    assert not result.failed
+    assert result.rejections == []
     assert result.records_read == len(result.records) == case.records
     assert all(isinstance(r, case.kinds) for r in result.records)
     again = read(case, tmp_path)
-    assert again.records == result.records and again.file_hash == result.file_hash
+    assert again.records == result.records
+    assert again.file_hash == result.file_hash
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -300,7 +306,7 @@ def test_unknown_option_is_a_config_error_naming_the_source(case: Case) -> None:
         make_adapter(
             SourceInfo(
                 "contract", case.adapter, case.owner, None, {**case.options, "no_such_option": 1}
-            )  # fmt: skip
+            )
         )
 
 
@@ -321,11 +327,17 @@ def csv_case(text: str, options: dict[str, Any] | None = None, **kw: Any) -> Cas
 
 def test_column_map_decimal_comma_and_dates_without_leading_zeros(tmp_path: Path) -> None:
     a, b = read(CASES[1], tmp_path).records
-    assert isinstance(a, Assignment) and isinstance(b, Assignment)
-    assert a.budget_cents == 123_450 and a.youth.gender == "1" and a.youth.birth_year == 2012
+    assert isinstance(a, Assignment)
+    assert isinstance(b, Assignment)
+    assert a.budget_cents == 123_450
+    assert a.youth.gender == "1"
+    assert a.youth.birth_year == 2012
     assert (a.product_category, a.start.isoformat(), a.end) == ("45", "2024-02-05", a.end)
-    assert b.assigned_on.isoformat() == "2024-03-01" and b.end is None and b.budget_cents is None
-    assert b.youth.gender == "2" and (b.youth.birth_year, b.youth.birth_month) == (2015, 9)
+    assert b.assigned_on.isoformat() == "2024-03-01"
+    assert b.end is None
+    assert b.budget_cents is None
+    assert b.youth.gender == "2"
+    assert (b.youth.birth_year, b.youth.birth_month) == (2015, 9)
     assert a.message.dated.isoformat() == "2024-02-01"  # its latest date: the decision
 
 
@@ -341,7 +353,8 @@ def test_bytes_undefined_in_windows_1252_fail_the_file(tmp_path: Path) -> None:
     case = csv_case(ASSIGNMENTS_CSV + "0193;\x81\n", {"encoding": "windows-1252"},
                     encoding="latin-1")  # fmt: skip
     result = read(case, tmp_path)
-    assert result.failed and result.rejections[0].code == "encoding"
+    assert result.failed
+    assert result.rejections[0].code == "encoding"
 
 
 def test_wrong_encoding_fails_the_file_with_a_clear_message(tmp_path: Path) -> None:
@@ -349,21 +362,25 @@ def test_wrong_encoding_fails_the_file_with_a_clear_message(tmp_path: Path) -> N
     result = read(case, tmp_path)
     assert result.failed
     (rejection,) = result.rejections
-    assert rejection.code == "encoding" and "encoding option" in rejection.reason
+    assert rejection.code == "encoding"
+    assert "encoding option" in rejection.reason
 
 
 def test_missing_column_fails_the_file_naming_it(tmp_path: Path) -> None:
     case = csv_case(ASSIGNMENTS_CSV.replace("Beschikkingsnummer", "Nummer"))
     result = read(case, tmp_path)
-    assert result.failed and result.records_read == 1
+    assert result.failed
+    assert result.records_read == 1
     (rejection,) = result.rejections
-    assert rejection.code == "missing-columns" and rejection.field == "Beschikkingsnummer"
+    assert rejection.code == "missing-columns"
+    assert rejection.field == "Beschikkingsnummer"
     assert "Beschikkingsnummer" in rejection.reason
 
 
 def test_wrong_delimiter_is_missing_columns(tmp_path: Path) -> None:
     result = read(csv_case(ASSIGNMENTS_CSV.replace(";", ",")), tmp_path)
-    assert result.failed and result.rejections[0].code == "missing-columns"
+    assert result.failed
+    assert result.rejections[0].code == "missing-columns"
     assert "delimiter ';'" in result.rejections[0].reason
 
 
@@ -384,7 +401,8 @@ def test_bad_rows_are_quarantined_with_line_and_field_the_rest_loads(tmp_path: P
     ]
     text = "\n".join([*lines, *bad]) + "\n"
     result = read(csv_case(text), tmp_path)
-    assert len(result.records) == 2 and result.records_read == 13
+    assert len(result.records) == 2
+    assert result.records_read == 13
     got = [(r.position, r.code, r.field) for r in result.rejections]
     assert got == [
         ("line 4", "elfproef", "BSN client"),

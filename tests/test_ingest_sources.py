@@ -99,16 +99,18 @@ async def test_bad_rows_are_quarantined_and_the_rest_loads(env) -> None:
         "elfproef",
         "0193",
     )
-    assert q["value"] is None and q["file_name"] == "beschikkingen.csv"
+    assert q["value"] is None
+    assert q["file_name"] == "beschikkingen.csv"
 
 
 async def test_a_failed_file_leaves_the_data_as_it_was_and_is_visible(env) -> None:
-    urls, db, load, fetch = env
+    urls, db, load, _fetch = env
     await load(CASES[1])
     before = await table_checksums(urls.admin)
     bad = ASSIGNMENTS_CSV.replace("Beschikkingsnummer", "Nr").replace("B-1", "B-9")
     run = await load(CASES[1], bad.encode(), "broken.csv")
-    assert run.status == "failed" and run.records_accepted == 0
+    assert run.status == "failed"
+    assert run.records_accepted == 0
     after = await table_checksums(urls.admin)
     assert {t for t in before if before[t] != after[t]} <= {"ingest_run", "quarantine"}
     api = Api(db, [m.code for m in SAMPLE_REGION])
@@ -220,7 +222,8 @@ async def test_ingested_population_overrides_the_region_file(env) -> None:
         m["code"]: m["y2024"]
         for m in (await api.query(query, bearer=token("public")))["municipalities"]
     }
-    assert after["0193"] == 27650 and after["0150"] == 20400
+    assert after["0193"] == 27650
+    assert after["0150"] == 20400
     assert {k: v for k, v in after.items() if k not in ("0193", "0150")} == {
         k: v for k, v in before.items() if k not in ("0193", "0150")
     }

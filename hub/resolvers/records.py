@@ -222,16 +222,56 @@ async def assignments_by_number(tx: Tx, keys: Sequence[tuple[str, str]]) -> list
     return _many_per_key(keys, rows, _number_key)
 
 
-async def claims_by_number(tx: Tx, keys: Sequence[tuple[str, str]]) -> list[list[Row]]:
-    m, n = _split(keys)
+def _trajectory_key(r: Row) -> Key:
+    return (r["municipality_code"], r["trajectory_id"])
+
+
+async def care_periods_by_trajectory(tx: Tx, keys: Sequence[Key]) -> list[list[Row]]:
+    m, i = _split(keys)
     rows = await tx.fetch(
-        """select * from claim where (municipality_code, toewijzing_nummer) in
-             (select * from unnest($1::text[], $2::text[]))
-           order by period_start, reference""",
+        """select * from care_period where (municipality_code, trajectory_id) in
+             (select * from unnest($1::text[], $2::bigint[])) order by start_date, id""",
         m,
-        n,
+        i,
     )
-    return _many_per_key(keys, rows, _number_key)
+    return _many_per_key(keys, rows, _trajectory_key)
+
+
+async def assignments_by_trajectory(tx: Tx, keys: Sequence[Key]) -> list[list[Row]]:
+    m, i = _split(keys)
+    rows = await tx.fetch(
+        """select distinct on (p.municipality_code, p.trajectory_id, a.id)
+                  a.*, p.trajectory_id
+           from care_period p
+           join assignment a on a.municipality_code = p.municipality_code
+                            and a.toewijzing_nummer = p.toewijzing_nummer
+           where (p.municipality_code, p.trajectory_id) in
+                 (select * from unnest($1::text[], $2::bigint[]))
+           order by p.municipality_code, p.trajectory_id, a.id""",
+        m,
+        i,
+    )
+    return _many_per_key(keys, rows, _trajectory_key)
+
+
+async def claims_by_trajectory(tx: Tx, keys: Sequence[Key]) -> list[list[Row]]:
+    m, i = _split(keys)
+    rows = await tx.fetch(
+        """select c.*, t.id as trajectory_id
+           from trajectory t
+           join claim c on c.municipality_code = t.municipality_code
+                       and c.toewijzing_nummer in (
+                         select p.toewijzing_nummer from care_period p
+                         where p.municipality_code = t.municipality_code
+                           and p.trajectory_id = t.id)
+                       and c.period_end >= t.start_date
+                       and c.period_start <= coalesce(t.end_date, 'infinity')
+           where (t.municipality_code, t.id) in (select * from unnest($1::text[], $2::bigint[]))
+           order by c.period_start, c.reference""",
+        m,
+        i,
+    )
+    return _many_per_key(keys, rows, _trajectory_key)
 
 
 async def trajectories_by_youth(tx: Tx, keys: Sequence[Key]) -> list[list[Row]]:
@@ -353,6 +393,8 @@ BATCHES: dict[str, Callable[[Tx, Any], Awaitable[Sequence[Any]]]] = {
     "municipality": municipalities_by_code,
     "source": sources_by_id,
     "assignments_by_number": assignments_by_number,
-    "claims_by_number": claims_by_number,
+    "care_periods_by_trajectory": care_periods_by_trajectory,
+    "assignments_by_trajectory": assignments_by_trajectory,
+    "claims_by_trajectory": claims_by_trajectory,
     "trajectories_by_youth": trajectories_by_youth,
 }

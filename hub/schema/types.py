@@ -307,6 +307,10 @@ class Youth:
         )
 
 
+def _key(row: Row) -> tuple[str, int]:
+    return (row["municipality_code"], row["id"])
+
+
 def _id(kind: str, row: Row) -> strawberry.ID:
     return strawberry.ID(records.encode_id(kind, row["municipality_code"], row["id"]))
 
@@ -484,21 +488,21 @@ class Trajectory(_Linked):
     municipality = strawberry.field(resolver=_Linked._municipality)
     source = strawberry.field(resolver=_Linked._source)
 
-    @strawberry.field
-    def care_periods(self) -> list[CarePeriod]:
-        # One trajectory per care period until the CBS derivation lands: the row is both.
-        return [CarePeriod.of(self._row)]
+    @strawberry.field(description="Its care periods, in order of start.")
+    async def care_periods(self, info: Info[Context, None]) -> list[CarePeriod]:
+        rows = await _ctx(info).loader("care_periods_by_trajectory").load(_key(self._row))
+        return [CarePeriod.of(r) for r in rows]
 
-    @strawberry.field
+    @strawberry.field(description="The assignments its care periods deliver.")
     async def assignments(self, info: Info[Context, None]) -> list[Assignment]:
-        key = (self._row["municipality_code"], self._row["toewijzing_nummer"])
-        rows = await _ctx(info).loader("assignments_by_number").load(key)
+        rows = await _ctx(info).loader("assignments_by_trajectory").load(_key(self._row))
         return [Assignment.of(r) for r in rows]
 
-    @strawberry.field
+    @strawberry.field(
+        description="Claim lines on its assignments for product periods within it."
+    )
     async def claims(self, info: Info[Context, None]) -> list[Claim]:
-        key = (self._row["municipality_code"], self._row["toewijzing_nummer"])
-        rows = await _ctx(info).loader("claims_by_number").load(key)
+        rows = await _ctx(info).loader("claims_by_trajectory").load(_key(self._row))
         return [Claim.of(r) for r in rows]
 
     @staticmethod

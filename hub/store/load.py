@@ -312,7 +312,7 @@ async def _load_records(tx: Tx, records: list[Record]) -> int:
             await loader(tx, batch)
     for municipality in sorted({m for m, _ in youths}):
         await tx.execute(
-            """select refresh_repeat_inflow($1, array(
+            """select refresh_trajectories($1, array(
                  select id from youth where municipality_code = $1 and pseudonym = any($2)))""",
             municipality,
             [p for m, p in youths if m == municipality],
