@@ -44,6 +44,8 @@ def create_app(
     page_size_max: int = 500,
     manage_pool: bool = True,
     introspection: bool = False,
+    threshold: int = 10,
+    long_running_years: int = 2,
 ) -> Starlette:
     schema = build_schema(introspection=introspection)
 
@@ -62,7 +64,13 @@ def create_app(
         if variables is not None and not isinstance(variables, dict):
             return _error("`variables` must be a JSON object", 400)
         async with db.tenant(scope) as tx:
-            context = Context(tx=tx, scope=scope, page_size_max=page_size_max)
+            context = Context(
+                tx=tx,
+                scope=scope,
+                page_size_max=page_size_max,
+                suppression_threshold=threshold,
+                long_running_years=long_running_years,
+            )
             result = await schema.execute(
                 body["query"],
                 variable_values=variables,

@@ -175,6 +175,8 @@ def serve(urls: Urls, s: Settings, host: str, port: int) -> None:
         {m.code for m in s.region()},
         page_size_max=s.page_size_max,
         introspection=s.introspection,
+        threshold=s.suppression_threshold,
+        long_running_years=s.long_running_years,
     )
     gc.freeze()  # start-up objects live forever; keep them out of cyclic collection
     uvicorn.run(app, host=host, port=port, log_level="warning")

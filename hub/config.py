@@ -103,6 +103,7 @@ class Settings:
     region_file: Path | None
     xsd_dir: Path | None
     suppression_threshold: int
+    long_running_years: int = 2  # uninterrupted care longer than this counts as long-running
     page_size_max: int = 500
     introspection: bool = False
 
@@ -130,5 +131,6 @@ def settings() -> Settings:
         region_file=Path(region) if region else None,
         xsd_dir=_default_xsd_dir(),
         suppression_threshold=threshold,
+        long_running_years=int(os.environ.get("HUB_LONG_RUNNING_YEARS", "2")),
         introspection=os.environ.get("HUB_INTROSPECTION", "") in ("1", "true", "yes"),
     )

@@ -24,6 +24,8 @@ class Context:
     tx: Tx
     scope: Scope
     page_size_max: int = 500
+    suppression_threshold: int = 10  # HUB_SUPPRESSION_THRESHOLD, never below 5
+    long_running_years: int = 2  # HUB_LONG_RUNNING_YEARS
     loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def loader(self, name: str) -> DataLoader[Any, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import strawberry
+from strawberry.tools import merge_types
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
@@ -17,7 +18,10 @@ from strawberry.extensions import (
 )
 
 from hub.schema.errors import PublicError, is_public
-from hub.schema.query import Query
+from hub.schema.query import Query as RecordsQuery
+
+# The root Query, put together from one class per concern.
+Query = merge_types("Query", (RecordsQuery,))
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
