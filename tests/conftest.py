@@ -154,9 +154,9 @@ def token(role: str, municipality: str | None = None, provider: str | None = Non
 class Api:
     """A GraphQL client on the ASGI app, no network."""
 
-    def __init__(self, db: Database, region: Sequence[str]) -> None:
+    def __init__(self, db: Database, region: Sequence[str], *, threshold: int = 10) -> None:
         self.db = db
-        self.app = create_app(db, SECRET, set(region), manage_pool=False)
+        self.app = create_app(db, SECRET, set(region), manage_pool=False, threshold=threshold)
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app), base_url="http://hub.test"
         )
