@@ -265,6 +265,32 @@ class Tx:
             self.statements += 1
             await self.conn.executemany(sql, rows)
 
+    async def fetch_region_wide(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """Run read queries over the whole region, whoever the caller is: only for aggregates
+        that leave through suppression (hub/suppression.py), never for records. The scope is
+        widened and restored while holding the connection, so no other query of the request
+        runs in between; a failure aborts the transaction, which then runs nothing more."""
+        async with self._lock:
+            widen = self.scope.role != "region"
+            if widen:
+                await self.conn.execute(_SET_ROLE, "region", "", "")
+            results = []
+            for sql, args in queries:
+                self.statements += 1
+                results.append(await self.conn.fetch(sql, *args))
+            if widen:
+                await self.conn.execute(
+                    _SET_ROLE,
+                    self.scope.role,
+                    self.scope.municipality or "",
+                    self.scope.provider or "",
+                )
+            return results
+
+
+_SET_ROLE = """select set_config('hub.role', $1, true), set_config('hub.municipality', $2, true),
+                      set_config('hub.provider', $3, true)"""
+
 
 class Database:
     """The service pool. Every use goes through `tenant()`."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import strawberry
-from strawberry.tools import merge_types
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
@@ -16,12 +15,14 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     SchemaExtension,
 )
+from strawberry.tools import merge_types
 
 from hub.schema.errors import PublicError, is_public
+from hub.schema.indicators import IndicatorsQuery
 from hub.schema.query import Query as RecordsQuery
 
 # The root Query, put together from one class per concern.
-Query = merge_types("Query", (RecordsQuery,))
+Query = merge_types("Query", (RecordsQuery, IndicatorsQuery))
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30

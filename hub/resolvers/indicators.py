@@ -1,0 +1,459 @@
+"""Indicators in SQL: the metrics of docs/indicators.md per group and period.
+
+One query per family of facts (trajectories, claim lines, assignments, long-running and
+switching youth), each grouped by the requested dimensions over a set of calendar buckets
+computed here. Every value comes with its support (the distinct youth it is computed from)
+for hub/suppression.py. The facts are read region-wide: a municipality or the public sees
+other municipalities only through suppression.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from hub.db import Tx
+from hub.suppression import TIME, Answer, Cell, Row
+
+JEUGDHULP = ("AMBULANT", "RESIDENTIAL", "CRISIS")
+CATEGORICAL = ("CARE_TYPE", "PRODUCT_CATEGORY", "PROVIDER", "REFERRER_TYPE")
+_COLUMN = {"CARE_TYPE": "ct", "PRODUCT_CATEGORY": "pc", "PROVIDER": "pv", "REFERRER_TYPE": "rt"}
+# Lots of a budget -> care type; HSWV has none (it counts only where care types are not split).
+_LOT_CARE_TYPE = {lot: lot for lot in (*JEUGDHULP, "PROTECTION", "PROBATION")}
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    metrics: tuple[str, ...]
+    group_by: tuple[str, ...]
+    municipalities: tuple[str, ...] | None = None
+    start: date | None = None
+    end: date | None = None
+    care_types: tuple[str, ...] | None = None
+    product_categories: tuple[str, ...] | None = None
+    providers: tuple[str, ...] | None = None
+
+    @property
+    def time(self) -> str | None:
+        """The finest time dimension grouped by."""
+        return next((t for t in reversed(TIME) if t in self.group_by), None)
+
+    @property
+    def categorical(self) -> tuple[str, ...]:
+        return tuple(d for d in CATEGORICAL if d in self.group_by)
+
+    @property
+    def counted_care_types(self) -> tuple[str, ...] | None:
+        """Jeugdhulp, unless grouped by CARE_TYPE or filtered by careTypes (None: all)."""
+        if self.care_types is not None:
+            return self.care_types
+        return None if "CARE_TYPE" in self.group_by else JEUGDHULP
+
+    @property
+    def filter_key(self) -> tuple[Any, ...]:
+        return (
+            self.municipalities,
+            self.start,
+            self.end,
+            self.care_types,
+            self.product_categories,
+            self.providers,
+            self.counted_care_types,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    key: dict[str, int]  # year / quarter / month of the bucket (empty: no time grouping)
+    start: date
+    end: date
+
+
+def buckets(req: Request, first: date | None, last: date | None) -> list[Bucket]:
+    """The periods of the rows: calendar periods from `from` (else the first date in the
+    data) to `to` (else the last), each intersected with from/to; or the one period."""
+    lo, hi = req.start or date.min, req.end or date.max
+    time = req.time
+    if time is None:
+        return [Bucket({}, lo, hi)]
+    first, last = req.start or first, req.end or last
+    if first is None or last is None or first > last:
+        return []
+    months = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}[time]
+    cursor = date(first.year, (first.month - 1) // months * months + 1 if months < 12 else 1, 1)
+    result = []
+    while cursor <= last:
+        nxt = _add_months(cursor, months)
+        key = {"YEAR": cursor.year}
+        if time in ("QUARTER", "MONTH"):
+            key["QUARTER"] = (cursor.month - 1) // 3 + 1
+        if time == "MONTH":
+            key["MONTH"] = cursor.month
+        result.append(Bucket(key, max(cursor, lo), min(nxt - timedelta(days=1), hi)))
+        cursor = nxt
+    return result
+
+
+def _add_months(day: date, months: int) -> date:
+    total = day.year * 12 + day.month - 1 + months
+    return date(total // 12, total % 12 + 1, 1)
+
+
+# Facts: one row per trajectory, claim line or assignment with the dimension columns
+# m (municipality), y (youth), ct, pc, pv, rt, filtered by the request ($1..$4).
+_FILTER = """($1::text[] is null or f.m = any($1)) and ($2::text[] is null or f.ct = any($2))
+    and ($3::text[] is null or f.pc = any($3)) and ($4::text[] is null or f.pv = any($4))"""
+
+_TRAJECTORIES = """select municipality_code m, youth_id y, care_type ct, product_category pc,
+    provider_agb pv, referrer_type rt, start_date s, coalesce(end_date, 'infinity') e,
+    end_date, end_reason, repeat_inflow from trajectory"""
+
+_CLAIMS = """select c.municipality_code m, c.youth_id y, care_type_of(c.product_category) ct,
+    c.product_category pc, c.provider_agb pv, r.referrer_type rt, c.period_start s,
+    c.period_end, c.claim_date, c.amount_cents, c.status, c.debit_credit
+    from claim c
+    left join assignment a on a.municipality_code = c.municipality_code
+                          and a.toewijzing_nummer = c.toewijzing_nummer
+    left join referral r on r.municipality_code = a.municipality_code
+                        and r.provider_agb = a.provider_agb
+                        and r.provider_reference = a.provider_reference"""
+
+_ASSIGNMENTS = """select a.municipality_code m, a.youth_id y,
+    care_type_of(coalesce(a.product_category, p.category)) ct,
+    coalesce(a.product_category, p.category) pc, a.provider_agb pv, r.referrer_type rt,
+    p.first_start s, a.assigned_on
+    from assignment a
+    join lateral (select min(cp.start_date) first_start,
+                         (array_agg(cp.product_category order by cp.start_date))[1] category
+                  from care_period cp where cp.municipality_code = a.municipality_code
+                    and cp.toewijzing_nummer = a.toewijzing_nummer) p on p.first_start is not null
+    left join referral r on r.municipality_code = a.municipality_code
+                        and r.provider_agb = a.provider_agb
+                        and r.provider_reference = a.provider_reference"""
+
+# Buckets as arrays: $5 ids, $6 starts, $7 ends; $8 the last date in the data, $9 the years
+# of long-running care.
+_BUCKETS = "unnest($5::int[], $6::date[], $7::date[]) b(bid, ps, pe)"
+
+_DATA_RANGE = """select least((select min(start_date) from trajectory),
+                              (select min(period_start) from claim_line),
+                              (select min(assigned_on) from assignment)),
+                        greatest((select max(greatest(start_date, end_date)) from trajectory),
+                                 (select max(period_end) from claim_line),
+                                 (select max(assigned_on) from assignment))"""
+
+# Each youth's jeugdhulp care, all providers and care types, chained by overlap or touch.
+_CHAINS = """chains as (
+  select m, y, min(s) cs, max(e) ce from (
+    select m, y, s, e, sum(gap) over (partition by m, y order by s, e) grp from (
+      select municipality_code m, youth_id y, start_date s, coalesce(end_date, 'infinity') e,
+             case when start_date > max(coalesce(end_date, 'infinity')) over (
+                    partition by municipality_code, youth_id order by start_date, end_date
+                    rows between unbounded preceding and 1 preceding) + 1
+                  then 1 else 0 end gap
+      from trajectory where care_type in ('AMBULANT', 'RESIDENTIAL', 'CRISIS')) x) g
+  group by m, y, grp)"""
+
+
+def _group_sql(req: Request) -> tuple[str, str]:
+    cols = [f"f.{_COLUMN[d]}" for d in req.categorical]
+    if "MUNICIPALITY" in req.group_by:
+        cols.insert(0, "f.m")
+    select = ", ".join(["b.bid", *cols])
+    return select, select
+
+
+def _queries(req: Request) -> list[tuple[str, str]]:
+    """(family, SQL) for the families the metrics need."""
+    wanted = set(req.metrics)
+    select, group = _group_sql(req)
+    found = []
+    if wanted & {
+        "YOUTH_IN_CARE", "TRAJECTORIES_STARTED", "TRAJECTORIES_ENDED", "AVERAGE_DURATION_DAYS",
+        "RESIDENTIAL_SHARE", "YOUTH_PER_1000", "REPEAT_INFLOW_SHARE", "DROPOUT_SHARE",
+    }:  # fmt: skip
+        started = "f.s between b.ps and b.pe"
+        ended = "f.end_date between b.ps and b.pe"
+        found.append((
+            "trajectory",
+            f"""select {select},
+                  count(distinct (f.m, f.y)) youth,
+                  count(distinct (f.m, f.y)) filter (where f.ct = 'RESIDENTIAL') residential,
+                  count(*) filter (where {started}) started,
+                  count(distinct (f.m, f.y)) filter (where {started}) started_youth,
+                  count(*) filter (where {started} and f.repeat_inflow) repeat,
+                  count(*) filter (where {ended}) ended,
+                  count(distinct (f.m, f.y)) filter (where {ended}) ended_youth,
+                  count(*) filter (where {ended} and f.end_reason in ('32', '33', '34', '35'))
+                    dropouts,
+                  avg(f.end_date - f.s + 1) filter (where {ended}) duration
+                from {_BUCKETS} join ({_TRAJECTORIES}) f on f.s <= b.pe and f.e >= b.ps
+                where {_FILTER} group by {group}""",
+        ))  # fmt: skip
+    if wanted & {"COST_EUR", "BUDGET_UTILISATION", "CLAIM_DELAY_DAYS"}:
+        granted = "f.status = 'GRANTED'"
+        found.append((
+            "claim",
+            f"""select {select},
+                  coalesce(sum(f.amount_cents) filter (where {granted}), 0) cost,
+                  count(distinct (f.m, f.y)) filter (where {granted}) cost_youth,
+                  percentile_cont(0.5) within group (order by f.claim_date - f.period_end)
+                    filter (where f.debit_credit = 'D') delay,
+                  count(distinct (f.m, f.y)) filter (where f.debit_credit = 'D') delay_youth
+                from {_BUCKETS} join ({_CLAIMS}) f on f.s between b.ps and b.pe
+                where {_FILTER} group by {group}""",
+        ))  # fmt: skip
+    if "WAITING_DAYS" in wanted:
+        found.append((
+            "assignment",
+            f"""select {select},
+                  percentile_cont(0.5) within group (order by f.s - f.assigned_on) waiting,
+                  count(distinct (f.m, f.y)) waiting_youth
+                from {_BUCKETS} join ({_ASSIGNMENTS}) f on f.s between b.ps and b.pe
+                where {_FILTER} group by {group}""",
+        ))  # fmt: skip
+    day = "least(b.pe, $8::date)"
+    if "LONG_RUNNING_YOUTH" in wanted:
+        found.append((
+            "long_running",
+            f"""with {_CHAINS}
+                select {select}, count(distinct (f.m, f.y)) long_running
+                from {_BUCKETS} join ({_TRAJECTORIES}) f on f.s <= {day} and f.e >= {day}
+                join chains ch on ch.m = f.m and ch.y = f.y and ch.cs <= {day}
+                  and ch.ce >= {day} and ch.cs + make_interval(years => $9) <= {day}
+                where {_FILTER} group by {group}""",
+        ))  # fmt: skip
+    if "SWITCHING_YOUTH" in wanted:
+        window = f"f.s <= {day} and f.e > {day} - interval '1 year'"
+        found.append((
+            "switching",
+            f"""with switching as (
+                  select b.bid, t.municipality_code m, t.youth_id y from {_BUCKETS}
+                  join trajectory t on t.start_date <= {day}
+                    and coalesce(t.end_date, 'infinity') > {day} - interval '1 year'
+                  where t.care_type in ('AMBULANT', 'RESIDENTIAL', 'CRISIS')
+                  group by b.bid, t.municipality_code, t.youth_id
+                  having count(distinct t.provider_agb) >= 3)
+                select {select}, count(distinct (f.m, f.y)) switching
+                from {_BUCKETS} join ({_TRAJECTORIES}) f on {window}
+                join switching sw on sw.bid = b.bid and sw.m = f.m and sw.y = f.y
+                where {_FILTER} group by {group}""",
+        ))  # fmt: skip
+    return found
+
+
+async def compute(
+    tx: Tx, req: Request, region: Sequence[str], long_running_years: int
+) -> tuple[list[Bucket], list[Row]]:
+    """The exact rows of one request: every cell with its value and support."""
+    info = await tx.fetch_region_wide(
+        [
+            (_DATA_RANGE, ()),
+            ("select municipality_code, year, lot, amount_cents from budget", ()),
+            (
+                "select m.code, m.youth_population || coalesce((select jsonb_object_agg("
+                "p.year::text, p.youth_0_17) from population p where p.municipality_code "
+                "= m.code), '{}') as population from municipality m",
+                (),
+            ),
+        ]
+    )
+    (data_range,), budgets, populations = info
+    first, last = data_range[0], data_range[1]
+    periods = buckets(req, first, last)
+    args = [
+        list(req.municipalities) if req.municipalities else None,
+        list(req.counted_care_types) if req.counted_care_types else None,
+        list(req.product_categories) if req.product_categories else None,
+        list(req.providers) if req.providers else None,
+        list(range(len(periods))),
+        [b.start for b in periods],
+        [b.end for b in periods],
+        last or date.max,
+        long_running_years,
+    ]
+    families = _queries(req)
+    results = await tx.fetch_region_wide([(sql, _used_args(sql, args)) for _, sql in families])
+    facts = {
+        family: _by_key(rows, req) for (family, _), rows in zip(families, results, strict=True)
+    }
+    rows = _rows(
+        req,
+        periods,
+        region=region,
+        facts=facts,
+        budgets=budgets,
+        populations=populations,
+        last=last,
+    )
+    return periods, rows
+
+
+def _used_args(sql: str, args: list[Any]) -> list[Any]:
+    """A statement takes exactly the parameters $1..$N it uses."""
+    return args[: max(n for n in range(1, len(args) + 1) if f"${n}" in sql)]
+
+
+def _by_key(rows: list[Any], req: Request) -> dict[tuple[Any, ...], Any]:
+    width = 1 + ("MUNICIPALITY" in req.group_by) + len(req.categorical)
+    return {tuple(r[i] for i in range(width)): r for r in rows}
+
+
+def _rows(
+    req: Request,
+    periods: list[Bucket],
+    *,
+    region: Sequence[str],
+    facts: dict[str, dict[tuple[Any, ...], Any]],
+    budgets: list[Any],
+    populations: list[Any],
+    last: date | None,
+) -> list[Row]:
+    municipalities = list(req.municipalities or region)
+    by_municipality = "MUNICIPALITY" in req.group_by
+    width = 1 + by_municipality
+    combos = sorted(
+        {key[width:] for found in facts.values() for key in found},
+        key=lambda k: tuple("" if v is None else str(v) for v in k),
+    ) if req.categorical else [()]  # fmt: skip
+    population = {r["code"]: _population(r["population"]) for r in populations}
+    rows = []
+    for (bid, bucket), muni, combo in itertools.product(
+        enumerate(periods), municipalities if by_municipality else [None], combos
+    ):
+        key = (bid, *([muni] if by_municipality else []), *combo)
+        found = {family: rows_.get(key) for family, rows_ in facts.items()}
+        dims: dict[str, Any] = dict(bucket.key)
+        if by_municipality:
+            dims["MUNICIPALITY"] = muni
+        dims.update(zip(req.categorical, combo, strict=True))
+        scope = [muni] if muni else municipalities
+        day = min(bucket.end, last) if last else bucket.end
+        pop = _sum_population(population, scope, day.year)
+        budget = _budget(req, bucket, dims, scope, budgets)
+        youth = _get(found, "trajectory", "youth", 0)
+        row = Row(dims, [], youth_in_care=youth, population=pop)
+        for metric in req.metrics:
+            value, support = _metric(metric, found, youth, pop, budget)
+            row.cells.append(Cell(metric, value, support, owned=False))
+        rows.append(row)
+    return rows
+
+
+def _get(found: dict[str, Any], family: str, column: str, default: Any = None) -> Any:
+    row = found.get(family)
+    return default if row is None or row[column] is None else row[column]
+
+
+def _metric(
+    metric: str, found: dict[str, Any], youth: int, pop: int | None, budget: float | None
+) -> tuple[float | None, int | None]:
+    """(value, support) of one cell."""
+    started_youth = _get(found, "trajectory", "started_youth", 0)
+    ended_youth = _get(found, "trajectory", "ended_youth", 0)
+    cost = _get(found, "claim", "cost", 0) / 100
+    cost_youth = _get(found, "claim", "cost_youth", 0)
+    match metric:
+        case "YOUTH_IN_CARE":
+            return youth, youth
+        case "TRAJECTORIES_STARTED":
+            return _get(found, "trajectory", "started", 0), started_youth
+        case "TRAJECTORIES_ENDED":
+            return _get(found, "trajectory", "ended", 0), ended_youth
+        case "AVERAGE_DURATION_DAYS":
+            duration = _get(found, "trajectory", "duration")
+            return (float(duration) if duration is not None else None), ended_youth
+        case "RESIDENTIAL_SHARE":
+            return _ratio(_get(found, "trajectory", "residential", 0), youth), youth
+        case "YOUTH_PER_1000":
+            return (youth * 1000 / pop if pop else None), youth
+        case "REPEAT_INFLOW_SHARE":
+            started = _get(found, "trajectory", "started", 0)
+            return _ratio(_get(found, "trajectory", "repeat", 0), started), started_youth
+        case "DROPOUT_SHARE":
+            ended = _get(found, "trajectory", "ended", 0)
+            return _ratio(_get(found, "trajectory", "dropouts", 0), ended), ended_youth
+        case "COST_EUR":
+            return cost, cost_youth
+        case "BUDGET_EUR":
+            return budget, None
+        case "BUDGET_UTILISATION":
+            return (cost / budget if budget else None), cost_youth
+        case "CLAIM_DELAY_DAYS":
+            return _get(found, "claim", "delay"), _get(found, "claim", "delay_youth", 0)
+        case "WAITING_DAYS":
+            return (
+                _get(found, "assignment", "waiting"),
+                _get(found, "assignment", "waiting_youth", 0),
+            )
+        case "LONG_RUNNING_YOUTH":
+            count = _get(found, "long_running", "long_running", 0)
+            return count, count
+        case "SWITCHING_YOUTH":
+            count = _get(found, "switching", "switching", 0)
+            return count, count
+    raise ValueError(metric)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _population(value: Any) -> dict[int, int]:
+    import json  # noqa: PLC0415
+
+    data = json.loads(value) if isinstance(value, str) else value
+    return {int(k): int(v) for k, v in data.items()}
+
+
+def _sum_population(
+    population: dict[str, dict[int, int]], municipalities: Sequence[str], year: int
+) -> int | None:
+    counts = [population.get(m, {}).get(year) for m in municipalities]
+    if not counts or any(c is None for c in counts):
+        return None
+    return sum(c for c in counts if c is not None)
+
+
+def _budget(
+    req: Request, bucket: Bucket, dims: dict[str, Any], scope: Sequence[str], budgets: list[Any]
+) -> float | None:
+    """The budget of a row, in euros: per municipality, year and lot, spread evenly over the
+    days of its year; null when the row splits what budgets do not (provider, product
+    category, referrer type)."""
+    if {"PROVIDER", "PRODUCT_CATEGORY", "REFERRER_TYPE"} & set(req.group_by) or (
+        req.providers or req.product_categories
+    ):
+        return None
+    counted = req.counted_care_types
+    split = req.care_types is not None or "CARE_TYPE" in req.group_by
+    total = 0.0
+    for b in budgets:
+        if b["municipality_code"] not in scope:
+            continue
+        care_type = _LOT_CARE_TYPE.get(b["lot"])
+        if split:
+            if care_type is None or (counted is not None and care_type not in counted):
+                continue
+            if "CARE_TYPE" in dims and dims["CARE_TYPE"] != care_type:
+                continue
+        elif care_type is not None and counted is not None and care_type not in counted:
+            continue
+        year_start, year_end = date(b["year"], 1, 1), date(b["year"], 12, 31)
+        lo, hi = max(bucket.start, year_start), min(bucket.end, year_end)
+        if lo > hi:
+            continue
+        share = ((hi - lo).days + 1) / ((year_end - year_start).days + 1)
+        total += b["amount_cents"] / 100 * share
+    return total
+
+
+def answer(req: Request, rows: list[Row]) -> Answer:
+    dims = {d for d in req.group_by if d not in TIME}
+    time = req.time
+    if time:  # MONTH rows carry their quarter and year, QUARTER rows their year
+        dims |= set(TIME[: TIME.index(time) + 1])
+    return Answer(frozenset(dims), req.filter_key, rows)
