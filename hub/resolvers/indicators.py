@@ -354,7 +354,7 @@ def _metric(
     """(value, support) of one cell."""
     started_youth = _get(found, "trajectory", "started_youth", 0)
     ended_youth = _get(found, "trajectory", "ended_youth", 0)
-    cost = _get(found, "claim", "cost", 0) / 100
+    cost = float(_get(found, "claim", "cost", 0)) / 100
     cost_youth = _get(found, "claim", "cost_youth", 0)
     match metric:
         case "YOUTH_IN_CARE":
