@@ -4,6 +4,7 @@ docs/indicators.md, what every role sees, and a property test of the suppression
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -89,14 +90,14 @@ async def test_withdrawing_data_recomputes_only_that_youth(example, tmp_path: Pa
     urls, db = example
     before = {r["id"]: tuple(r) for r in await _fetch(urls.admin, "select * from trajectory")}
     path = tmp_path / "later.csv"
-    path.write_text(PERIODS.replace(f"{C},22222222,T-C2,45A01,2024-03-01,,",
-                                    f"{C},22222222,T-C2,45A01,2024-03-01,2024-06-30,34"))  # fmt: skip
+    open_period = f"{C},22222222,T-C2,45A01,2024-03-01,,"
+    path.write_text(PERIODS.replace(open_period, open_period[:-2] + ",2024-06-30,34"))
     source = SourceInfo("periods-0193", "csv", "0193", None, {"kind": "care_period"})
     await ingest(db, settings_for(SAMPLE_REGION, tmp_path), source, [path])
     after = {r["id"]: tuple(r) for r in await _fetch(urls.admin, "select * from trajectory")}
     changed = {i for i in before if before[i] != after[i]}
     assert len(changed) == 1
-    assert after[changed.pop()][9:11] == (__import__("datetime").date(2024, 6, 30), "34")
+    assert after[changed.pop()][9:11] == (date(2024, 6, 30), "34")
 
 
 async def test_the_worked_example_of_the_docs(example) -> None:

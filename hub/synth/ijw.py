@@ -1,7 +1,8 @@
 """Renders a simulated municipality as iJw 3.2 XML messages, valid against the XSDs.
 
 JW301, JW305, JW307 and JW315 carry one Client each (the XSD allows no more), so those are
-one file per client event; JW323 and JW325 are one file per provider per claim."""
+one file per client event; JW323 and JW325 are one file per provider per claim. Only what
+was sent by the day the data is as of is written."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from datetime import date
 from html import escape
 from itertools import groupby
 
-from hub.synth.world import Assignment, Claim, Line, MunicipalityWorld, Period
+from hub.synth.claims import Claim, Line
+from hub.synth.world import Assignment, MunicipalityWorld, Period
 
 BASE_NS = "http://www.istandaarden.nl/ijw/3_2/basisschema/schema"
 CODES = {
@@ -33,35 +35,39 @@ class Message:
 
     def el(self, name: str, *children: str) -> str:
         name = name if ":" in name else f"{self.prefix}:{name}"
-        return f"<{name}>\n" + "\n".join(c for c in children if c) + f"\n</{name}>"
+        return f"<{name}>\n" + "\n".join([c for c in children if c]) + f"\n</{name}>"
 
     def tx(self, name: str, value: object) -> str:
         name = name if ":" in name else f"{self.prefix}:{name}"
-        return f"<{name}>{escape(str(value), quote=False)}</{name}>"
+        text = value if isinstance(value, str) else str(value)
+        if "&" in text or "<" in text or ">" in text:
+            text = escape(text, quote=False)
+        return f"<{name}>{text}</{name}>"
 
     def header(self, sender: str, receiver: str, *extra: str) -> str:
-        return self.el(
-            "Header",
-            self.tx("BerichtCode", CODES[self.kind]),
-            self.tx("BerichtVersie", 3),
-            self.tx("BerichtSubversie", 2),
-            self.tx("Afzender", sender),
-            self.tx("Ontvanger", receiver),
-            self.identification("BerichtIdentificatie", self.ident, self.day),
-            self.versions("XsdVersie"),
-            *extra,
+        p = self.prefix
+        tail = "".join(f"\n{x}" for x in extra if x)
+        return (
+            f"<{p}:Header>\n<{p}:BerichtCode>{CODES[self.kind]}</{p}:BerichtCode>\n"
+            f"<{p}:BerichtVersie>3</{p}:BerichtVersie>\n"
+            f"<{p}:BerichtSubversie>2</{p}:BerichtSubversie>\n"
+            f"<{p}:Afzender>{sender}</{p}:Afzender>\n<{p}:Ontvanger>{receiver}</{p}:Ontvanger>\n"
+            f"{self.identification('BerichtIdentificatie', self.ident, self.day)}\n"
+            f"{self.versions('XsdVersie')}{tail}\n</{p}:Header>"
         )
 
     def identification(self, name: str, ident: str, day: date) -> str:
-        return self.el(
-            name, self.tx("ijw:Identificatie", ident), self.tx("ijw:Dagtekening", day.isoformat())
+        p = self.prefix
+        return (
+            f"<{p}:{name}>\n<ijw:Identificatie>{ident}</ijw:Identificatie>\n"
+            f"<ijw:Dagtekening>{day.isoformat()}</ijw:Dagtekening>\n</{p}:{name}>"
         )
 
     def versions(self, name: str) -> str:
-        return self.el(
-            name,
-            self.tx("ijw:BasisschemaXsdVersie", XSD_VERSION),
-            self.tx("ijw:BerichtXsdVersie", XSD_VERSION),
+        p = self.prefix
+        return (
+            f"<{p}:{name}>\n<ijw:BasisschemaXsdVersie>{XSD_VERSION}</ijw:BasisschemaXsdVersie>\n"
+            f"<ijw:BerichtXsdVersie>{XSD_VERSION}</ijw:BerichtXsdVersie>\n</{p}:{name}>"
         )
 
     def document(self, *body: str) -> str:
@@ -184,8 +190,8 @@ def jw305(a: Assignment, p: Period, ident: str, code: str) -> str:
     )
 
 
-def jw307(a: Assignment, p: Period, ident: str, code: str, day: date) -> str:
-    m = Message("JW307", ident, day)
+def jw307(a: Assignment, p: Period, ident: str, code: str) -> str:
+    m = Message("JW307", ident, p.stop_sent)
     stop = m.el(
         "StopProduct",
         m.tx("ToewijzingNummer", a.number),
@@ -211,27 +217,30 @@ def _total(m: Message, name: str, lines: list[Line]) -> str:
 
 
 def _prestatie(m: Message, line: Line, *extra: str) -> str:
-    a = line.assignment
-    return m.el(
-        "Prestatie",
-        m.el(
-            "ProductReferentie",
-            m.tx("ijw:ReferentieNummer", line.reference),
-            m.tx("ijw:VorigReferentieNummer", line.previous) if line.previous else "",
-        ),
-        m.tx("ToewijzingNummer", a.number),
-        m.tx("ProductCategorie", a.product.category),
-        m.tx("ProductCode", a.product.code),
-        m.el("ProductPeriode", m.tx("ijw:Begindatum", line.begin), m.tx("ijw:Einddatum", line.end)),
-        m.tx("GeleverdVolume", line.volume),
-        m.tx("Eenheid", a.product.unit),
-        m.tx("ProductTarief", a.product.rate),
-        m.el(
-            "IngediendBedrag",
-            m.tx("ijw:Bedrag", line.amount),
-            m.tx("ijw:DebetCredit", "C" if line.credit else "D"),
-        ),
-        *extra,
+    """One Prestatie; written as one template, as claims are most of the volume. Every
+    value is a code, number or date: nothing to escape."""
+    a, p = line.assignment, m.prefix
+    previous = (
+        f"<ijw:VorigReferentieNummer>{line.previous}</ijw:VorigReferentieNummer>\n"
+        if line.previous
+        else ""
+    )
+    tail = "".join(f"\n{x}" for x in extra if x)
+    return (
+        f"<{p}:Prestatie>\n<{p}:ProductReferentie>\n"
+        f"<ijw:ReferentieNummer>{line.reference}</ijw:ReferentieNummer>\n{previous}"
+        f"</{p}:ProductReferentie>\n"
+        f"<{p}:ToewijzingNummer>{a.number}</{p}:ToewijzingNummer>\n"
+        f"<{p}:ProductCategorie>{a.product.category}</{p}:ProductCategorie>\n"
+        f"<{p}:ProductCode>{a.product.code}</{p}:ProductCode>\n"
+        f"<{p}:ProductPeriode>\n<ijw:Begindatum>{line.begin}</ijw:Begindatum>\n"
+        f"<ijw:Einddatum>{line.end}</ijw:Einddatum>\n</{p}:ProductPeriode>\n"
+        f"<{p}:GeleverdVolume>{line.volume}</{p}:GeleverdVolume>\n"
+        f"<{p}:Eenheid>{a.product.unit}</{p}:Eenheid>\n"
+        f"<{p}:ProductTarief>{a.product.rate}</{p}:ProductTarief>\n"
+        f"<{p}:IngediendBedrag>\n<ijw:Bedrag>{line.amount}</ijw:Bedrag>\n"
+        f"<ijw:DebetCredit>{'C' if line.credit else 'D'}</ijw:DebetCredit>\n"
+        f"</{p}:IngediendBedrag>{tail}\n</{p}:Prestatie>"
     )
 
 
@@ -294,27 +303,43 @@ def jw325(c: Claim, ident: str, claim_ident: str, code: str) -> str:
     )
 
 
-def render(world: MunicipalityWorld, idents: Iterator[str]) -> Iterator[tuple[str, str, int]]:
-    """Yield (file name, XML text, records) for every message of one municipality. File
-    names start with the dagtekening, so sorting them gives the order of events."""
+def render(
+    world: MunicipalityWorld, idents: Iterator[str], *, access: bool, as_of: date
+) -> Iterator[tuple[str, str, int]]:
+    """Yield (file name, XML text, records) for the messages of one municipality: with
+    `access` the assignment messages (JW315, JW301, JW305, JW307), and the claims and their
+    answers of the providers that send JW323. File names start with the dagtekening, so
+    sorting them gives the order of events."""
     code, place = world.municipality.code, world.municipality.name
 
     def name(kind: str, day: date, ident: str) -> str:
         return f"{day.isoformat()}_{kind}_{ident}.xml"
 
-    for a in world.assignments:
-        ident = next(idents)
-        yield name("JW315", a.requested, ident), jw315(a, ident, code), 1
-        ident = next(idents)
-        yield name("JW301", a.assigned, ident), jw301(a, ident, code, place), 1
-        for p in a.periods:
-            ident = next(idents)
-            yield name("JW305", p.start_sent, ident), jw305(a, p, ident, code), 1
-            if p.stop_sent:
+    if access:
+        for a in world.assignments:
+            if a.requested <= as_of:
                 ident = next(idents)
-                yield name("JW307", p.stop_sent, ident), jw307(a, p, ident, code, p.stop_sent), 1
+                yield name("JW315", a.requested, ident), jw315(a, ident, code), 1
+            ident = next(idents)
+            yield name("JW301", a.assigned, ident), jw301(a, ident, code, place), 1
+            for p in a.periods:
+                if p.start_sent > as_of:
+                    continue
+                ident = next(idents)
+                yield name("JW305", p.start_sent, ident), jw305(a, p, ident, code), 1
+                if p.stop_sent <= as_of:
+                    ident = next(idents)
+                    yield name("JW307", p.stop_sent, ident), jw307(a, p, ident, code), 1
     for c in world.claims:
-        claim_ident, ident = next(idents), next(idents)
+        if c.provider.claims_csv or c.sent > as_of:
+            continue
+        claim_ident = next(idents)
         yield name("JW323", c.sent, claim_ident), jw323(c, claim_ident, code), len(c.lines)
-        rejected = sum(1 for line in c.lines if line.retour)
-        yield name("JW325", c.answered, ident), jw325(c, ident, claim_ident, code), max(1, rejected)
+        if c.answered <= as_of:
+            ident = next(idents)
+            rejected = sum(1 for line in c.lines if line.retour)
+            yield (
+                name("JW325", c.answered, ident),
+                jw325(c, ident, claim_ident, code),
+                max(1, rejected),
+            )
