@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,7 @@ from hub import auth
 from hub.config import ConfigError, Settings, settings
 from hub.db import (
     EMBEDDED_DATABASE,
+    OWNER_ROLE,
     SERVICE_ROLE,
     Database,
     DatabaseError,
@@ -156,10 +157,51 @@ def cmd_sources(s: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(s: Settings, a: argparse.Namespace) -> int:
+    """`hub audit verify`: recompute the audit trail's hash chain."""
+    import asyncpg  # noqa: PLC0415
+
+    from hub.audit import verify  # noqa: PLC0415
+
+    urls = _migrate(s)
+
+    async def run() -> int:
+        conn = await asyncpg.connect(urls.admin)
+        try:
+            await conn.execute(f"set role {OWNER_ROLE}")  # the owner reads the whole chain
+            verdict = await verify(conn)
+        finally:
+            await conn.close()
+        if verdict.problem:
+            print(f"audit trail broken: {verdict.problem}", file=sys.stderr)
+            return 1
+        if a.head and a.head != verdict.head:
+            print("audit trail broken: its last row is not the head given", file=sys.stderr)
+            return 1
+        print(f"audit trail intact: {verdict.rows} rows, head {verdict.head or '-'}")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _step(started: float) -> Callable[[str], None]:
+    def say(step: str) -> None:
+        print(f"  {time.monotonic() - started:6.1f} s  {step}", file=sys.stderr)
+
+    return say
+
+
 def cmd_generate(s: Settings, a: argparse.Namespace) -> int:
     from hub.synth import generate  # noqa: PLC0415
 
-    out = generate(Path(a.outdir), seed=a.seed, years=a.years, scale=a.scale, region=s.region())
+    out = generate(
+        Path(a.outdir),
+        seed=a.seed,
+        years=a.years,
+        scale=a.scale,
+        region=s.region(),
+        progress=_step(time.monotonic()),
+    )
     print(f"wrote {len(out.files)} files and {out.sources_toml}")
     return 0
 
@@ -199,7 +241,14 @@ def cmd_demo(s: Settings, a: argparse.Namespace) -> int:
     if not toml.exists():
         print(f"generating a synthetic region in {outdir}", file=sys.stderr)
         started = time.monotonic()
-        out = generate(outdir, seed=a.seed, years=a.years, scale=a.scale, region=s.region())
+        out = generate(
+            outdir,
+            seed=a.seed,
+            years=a.years,
+            scale=a.scale,
+            region=s.region(),
+            progress=_step(started),
+        )
         print(
             f"wrote {len(out.files)} files in {time.monotonic() - started:.1f} s", file=sys.stderr
         )
@@ -255,6 +304,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--municipality")
     t.add_argument("--provider")
     sub.add_parser("sources", help="each source's last run and counts")
+    au = sub.add_parser("audit", help="the audit trail")
+    au.add_argument("action", choices=["verify"])
+    au.add_argument("--head", help="the head hash kept from an earlier verify")
     return p
 
 
@@ -266,6 +318,7 @@ COMMANDS = {
     "ingest": cmd_ingest,
     "token": cmd_token,
     "sources": cmd_sources,
+    "audit": cmd_audit,
 }
 
 

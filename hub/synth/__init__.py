@@ -23,7 +23,7 @@ import itertools
 import json
 import random
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -94,24 +94,32 @@ def generate(
     scale: float = 0.02,
     region: list[Municipality] | None = None,
     end_year: int = 2025,
+    progress: Callable[[str], None] | None = None,
 ) -> GeneratedRegion:
     """Write the region's sources for the years `end_year - years + 1 .. end_year` (care
     already running at the start comes with its earlier records) and `outdir/sources.toml`.
-    `scale` multiplies the number of youth (1: the whole region)."""
+    `scale` multiplies the number of youth (1: the whole region). `progress` hears each
+    step as it starts."""
+    say = progress or (lambda _: None)
     if years < 1 or scale <= 0:
         raise ValueError("years must be at least 1 and scale positive")
     region = default_region() if region is None else region
     collecting = gc.isenabled()
     gc.disable()  # millions of long-lived objects and no cycles: collection only costs time
     try:
+        say("simulating the region")
         world = simulate(
             region, seed=seed, first_year=end_year - years + 1, last_year=end_year, scale=scale
         )
+        say("simulating claims")
         add_claims(world)
         writer = _Writer(Path(outdir), world, municipality_formats(region))
         writer.clear()
+        say("writing reference data")
         writer.reference(random.Random(world.claims_seed + 1))  # noqa: S311 -- test data
+        say("writing the municipalities' sources")
         writer.municipalities()
+        say("writing provider claims and GI measures")
         writer.provider_claims()
         writer.measures()
     finally:
