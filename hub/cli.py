@@ -10,6 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -149,12 +150,16 @@ def cmd_sources(s: Settings, _: argparse.Namespace) -> int:
             print(
                 f"{r['id']:28} {r['adapter']:10} {r['owner'] or '-':9} {r['status'] or '-':7} "
                 f"{r['files']:>6} {r['read']:>9} {r['accepted']:>9} {r['quarantined']:>11} "
-                f"{unaccounted:>11}  {r['last_ingest']:%Y-%m-%d %H:%M:%S}"
+                f"{unaccounted:>11}  {_when(r['last_ingest'])}"
                 + ("" if r["schema_validated"] else "  (schema validation off)")
             )
 
     asyncio.run(run())
     return 0
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S}" if moment else "never"
 
 
 def cmd_audit(s: Settings, a: argparse.Namespace) -> int:

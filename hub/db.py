@@ -10,6 +10,7 @@ is not superuser and has no BYPASSRLS, so row-level security is its wall.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -288,6 +289,36 @@ class Tx:
             return results
 
 
+_SET_SCOPE = """select set_config('hub.role', $1, true),
+                       set_config('hub.municipality', $2, true),
+                       set_config('hub.provider', $3, true), set_config('hub.actor', $4, true),
+                       set_config('statement_timeout', $5, true),
+                       set_config('hub.ingest_municipalities', $6, true),
+                       set_config('synchronous_commit', $7, true)"""
+
+
+def _scope_args(scope: Scope, timeout_ms: int) -> tuple[str, ...]:
+    return (
+        scope.role,
+        scope.municipality or "",
+        scope.provider or "",
+        scope.actor or "",
+        str(timeout_ms),
+        ",".join(scope.ingest_municipalities),
+        # Ingestion is idempotent and re-runnable: its commits need not wait for the disk
+        # (a crash loses at most the last moments, never consistency).
+        "off" if scope.role == "ingest" else "on",
+    )
+
+
+_CONNECTION_ERRORS = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
+
 _SET_ROLE = """select set_config('hub.role', $1, true), set_config('hub.municipality', $2, true),
                       set_config('hub.provider', $3, true)"""
 
@@ -322,30 +353,54 @@ class Database:
             await self._pool.close()
             self._pool = None
 
+    async def missing_migrations(self) -> list[str]:
+        """Migrations of this version the database has not applied (for /readyz)."""
+        async with self.tenant(Scope("public", actor="readyz")) as tx:
+            applied = {r[0] for r in await tx.fetch("select applied_migrations()")}
+        return [name for version, name, _ in migrations() if version not in applied]
+
     @asynccontextmanager
     async def tenant(
         self, scope: Scope, *, readonly: bool = True, timeout_ms: int = 15_000
     ) -> AsyncIterator[Tx]:
         """One transaction with the caller's scope set transaction-locally: nothing stays on
-        the pooled connection after it ends, whether it commits or fails."""
+        the pooled connection after it ends, whether it commits or fails. A connection the
+        database dropped (say, after a restart) is replaced and the start retried, so the
+        pool recovers by itself; once the transaction runs, nothing is retried."""
         if self._pool is None:
             raise DatabaseError("database pool is not open")
-        async with self._pool.acquire() as conn, conn.transaction(readonly=readonly):
-            await conn.execute(
-                """select set_config('hub.role', $1, true),
-                          set_config('hub.municipality', $2, true),
-                          set_config('hub.provider', $3, true), set_config('hub.actor', $4, true),
-                          set_config('statement_timeout', $5, true),
-                          set_config('hub.ingest_municipalities', $6, true),
-                          set_config('synchronous_commit', $7, true)""",
-                scope.role,
-                scope.municipality or "",
-                scope.provider or "",
-                scope.actor or "",
-                str(timeout_ms),
-                ",".join(scope.ingest_municipalities),
-                # Ingestion is idempotent and re-runnable: its commits need not wait for the
-                # disk (a crash loses at most the last moments, never consistency).
-                "off" if scope.role == "ingest" else "on",
-            )
+        pool = self._pool
+        conn, transaction = await self._begin(pool, scope, readonly, timeout_ms)
+        try:
             yield Tx(conn, scope)
+        except BaseException:
+            with contextlib.suppress(*_CONNECTION_ERRORS, asyncpg.PostgresError):
+                await transaction.rollback()
+            raise
+        else:
+            await transaction.commit()
+        finally:
+            await pool.release(conn)
+
+    async def _begin(
+        self, pool: asyncpg.Pool, scope: Scope, readonly: bool, timeout_ms: int
+    ) -> tuple[Any, Any]:
+        for attempt in range(4):
+            conn = None
+            try:
+                conn = await pool.acquire()
+                transaction = conn.transaction(readonly=readonly)
+                await transaction.start()
+                await conn.execute(_SET_SCOPE, *_scope_args(scope, timeout_ms))
+            except _CONNECTION_ERRORS as exc:
+                if conn is not None:
+                    await pool.release(conn)  # a broken connection: the pool replaces it
+                if attempt == 3:
+                    raise DatabaseError(f"database unavailable: {type(exc).__name__}") from exc
+                log.warning(
+                    "database_reconnect attempt=%d error=%s", attempt + 1, type(exc).__name__
+                )
+                await asyncio.sleep(0.2 * 2**attempt)
+            else:
+                return conn, transaction
+        raise AssertionError("unreachable")  # pragma: no cover

@@ -7,6 +7,8 @@ import asyncio
 import glob
 import logging
 import os
+import re
+import tempfile
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from hub.adapters.reference import ReferenceAdapter
 from hub.config import ConfigError, Settings
 from hub.db import Database, Scope
 from hub.pseudonym import pseudonymise
-from hub.store.load import RunResult, SourceInfo, load_file
+from hub.store.load import RunResult, SourceInfo, load_file, register_source
 
 log = logging.getLogger("hub.ingest")
 
@@ -51,13 +53,26 @@ class SourceConfig:
     def paths(self) -> list[Path]:
         if self.is_url:
             return []
-        location = os.path.expandvars(self.info.location or "")
+        location = expand(self.info)
         pattern = location if Path(location).is_absolute() else str(self.base / location)
         return sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
 
 
 def location_is_url(location: str | None) -> bool:
     return os.path.expandvars(location or "").startswith(("http://", "https://"))
+
+
+def expand(source: SourceInfo) -> str:
+    """The source's location with ${VARIABLES} expanded; an unset one is an error naming it
+    (rather than a glob that silently matches nothing)."""
+    location = os.path.expandvars(source.location or "")
+    unset = re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", location)
+    if unset:
+        raise ConfigError(
+            f"source {source.id!r}: location {source.location!r} names "
+            f"{', '.join(unset)}, which is not set"
+        )
+    return location
 
 
 def read_sources(path: Path) -> list[SourceConfig]:
@@ -130,6 +145,9 @@ async def ingest(
 ) -> list[RunResult]:
     """Load files of a source, one transaction each."""
     adapter = make_adapter(source)
+    if not paths:
+        log.warning("source_without_files source=%s location=%s", source.id, source.location)
+        await register_source(db, source)
     ctx = adapter_context(settings, source)
     results = []
     # The next file is read (parsed, validated) in a thread while this one loads.
@@ -161,7 +179,7 @@ async def pull(
     ctx = adapter_context(settings, source)
     since = await _cursor(db, source.id)
     results = []
-    async for page in adapter.pull(os.path.expandvars(source.location or ""), since, ctx):
+    async for page in adapter.pull(expand(source), since, ctx):
         run = await load_file(db, source, page)
         results.append(run)
         if progress:
@@ -172,6 +190,26 @@ async def pull(
                 "update source set cursor = $2 where id = $1", source.id, adapter.cursor
             )
     return results
+
+
+@dataclass(frozen=True, slots=True)
+class Pusher:
+    """Push ingestion (`POST /ingest/{source}`): a file sent by its source's owner, loaded
+    like `hub ingest` loads it."""
+
+    db: Database
+    settings: Settings
+    sources: dict[str, SourceInfo]
+
+    async def load(self, source: SourceInfo, name: str, data: bytes) -> RunResult:
+        adapter = make_adapter(source)
+        ctx = adapter_context(self.settings, source)
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name)[:100] or "pushed"
+        with tempfile.TemporaryDirectory(prefix="hub-push-") as folder:
+            path = Path(folder) / safe
+            path.write_bytes(data)
+            result = await asyncio.to_thread(adapter.read, path, ctx)
+        return await load_file(self.db, source, result)
 
 
 _CURSOR_SCOPE = Scope("ingest", actor="cursor", ingest_municipalities=("-",))

@@ -4,6 +4,7 @@ server of the run's own), and a fresh database per use, dropped at the end of th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import tempfile
@@ -213,16 +214,20 @@ async def table_checksums(admin_url: str) -> dict[str, str]:
         await conn.close()
 
 
-async def load_generated(db: Database, settings: Settings, outdir: Path) -> list[Any]:
+async def load_generated(
+    db: Database, settings: Settings, outdir: Path, api: Any = None
+) -> list[Any]:
     """Ingest a generated region through every source of its sources.toml, its JSON APIs
-    served locally; returns every run."""
+    served locally (by `api`, an ApiServer over `outdir/api`, when given); returns every
+    run."""
     from hub.ingest import ingest_source, read_sources  # noqa: PLC0415
     from hub.synth.api import ApiServer  # noqa: PLC0415
 
     runs = []
     previous = os.environ.get("HUB_DEMO_API")
-    with ApiServer(outdir / "api") as api:
-        os.environ["HUB_DEMO_API"] = api.url
+    with contextlib.ExitStack() as stack:
+        server = api or stack.enter_context(ApiServer(outdir / "api"))
+        os.environ["HUB_DEMO_API"] = server.url
         try:
             for config in read_sources(outdir / "sources.toml"):
                 paths = None if config.is_url else config.paths()

@@ -312,8 +312,9 @@ async def all_municipalities(tx: Tx) -> list[Row]:
 
 
 async def sources(tx: Tx) -> list[Row]:
-    """Each source whose runs the caller may see (admins all, a municipality its own), with
-    its last run and the totals over the latest run of each file (or page)."""
+    """Each source (admins: all, also those without a run yet; a municipality: those with
+    runs of its own), with its last run and the totals over the latest run of each file
+    (or page)."""
     return await tx.fetch(
         """select s.id, s.adapter, s.owner, s.location, last.finished_at as last_ingest,
                   last.status, coalesce(tot.files, 0) as files,
@@ -323,8 +324,8 @@ async def sources(tx: Tx) -> list[Row]:
                   coalesce(tot.unlinked, 0) as unlinked,
                   coalesce(tot.validated, true) as schema_validated
            from source s
-           join lateral (select finished_at, status from ingest_run r
-                         where r.source_id = s.id order by r.id desc limit 1) last on true
+           left join lateral (select finished_at, status from ingest_run r
+                              where r.source_id = s.id order by r.id desc limit 1) last on true
            left join lateral (
              select count(*) as files, count(*) filter (where status = 'failed') as failed,
                     sum(records_read) as read, sum(records_accepted) as accepted,
@@ -334,6 +335,7 @@ async def sources(tx: Tx) -> list[Row]:
                           records_quarantined, records_unlinked, schema_validated
                    from ingest_run r where r.source_id = s.id
                    order by file_hash, r.id desc) latest) tot on true
+           where last.status is not null or (select app_role()) = 'admin'
            order by s.id"""
     )
 
@@ -369,6 +371,25 @@ async def quarantine_page(
         return int(await tx.fetchval("select count(*) " + where, source, run))
 
     return Page(rows[:first], len(rows) > first, count)
+
+
+async def audit_page(tx: Tx, first: int, after: str | None) -> Page:
+    """The audit trail, newest first (admins only, by row-level security)."""
+    rows = await tx.fetch(
+        """select * from audit_log where ($1::bigint is null or seq < $1)
+           order by seq desc limit $2""",
+        after_id(after),
+        first + 1,
+    )
+
+    async def count() -> int:
+        return int(await tx.fetchval("select count(*) from audit_log"))
+
+    return Page(rows[:first], len(rows) > first, count)
+
+
+def seq_cursor(row: Row) -> str:
+    return base64.urlsafe_b64encode(str(row["seq"]).encode()).decode()
 
 
 async def runs_page(tx: Tx, source: str | None, first: int, after: str | None) -> Page:

@@ -3,9 +3,12 @@ execution."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
@@ -20,9 +23,12 @@ from strawberry.tools import merge_types
 from hub.schema.errors import PublicError, is_public
 from hub.schema.indicators import IndicatorsQuery
 from hub.schema.query import Query as RecordsQuery
+from hub.schema.steering import SteeringQuery
 
 # The root Query, put together from one class per concern.
-Query = merge_types("Query", (RecordsQuery, IndicatorsQuery))
+Query = merge_types("Query", (RecordsQuery, IndicatorsQuery, SteeringQuery))
+
+log = logging.getLogger("hub.schema")
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
@@ -37,6 +43,20 @@ class _Mask(MaskErrors):
         )
 
 
+class _Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """One line per error, never a traceback, a value or SQL: what and where."""
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, PublicError | GraphQLError):
+                continue  # the caller's mistake, answered as such
+            log.error(
+                "resolver_error type=%s path=%s",
+                type(original).__name__,
+                ".".join(str(p) for p in error.path or ()),
+            )
+
+
 def build_schema(*, introspection: bool = False) -> strawberry.Schema:
     """The served schema: introspection only when configured (HUB_INTROSPECTION=1)."""
     # Factories, so that every request gets fresh extension instances.
@@ -48,7 +68,7 @@ def build_schema(*, introspection: bool = False) -> strawberry.Schema:
     ]
     if not introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(query=Query, extensions=extensions)
+    return _Schema(query=Query, extensions=extensions)
 
 
 schema = build_schema(introspection=True)  # the full schema, as printed to schema.graphql

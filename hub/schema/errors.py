@@ -16,6 +16,7 @@ class PublicError(Exception):
 
 
 def is_public(error: GraphQLError) -> bool:
-    """Parse and validation errors (no original error) and PublicErrors pass unmasked."""
+    """Parse, validation and variable errors (no original error, or a GraphQLError of
+    graphql-core's own) and PublicErrors pass unmasked."""
     original: Any = error.original_error
-    return original is None or isinstance(original, PublicError)
+    return original is None or isinstance(original, PublicError | GraphQLError)

@@ -13,6 +13,7 @@ from hub.resolvers.context import Context
 from hub.schema.errors import PublicError
 from hub.schema.types import (
     Assignment,
+    AuditEntry,
     CareType,
     Claim,
     ClaimStatus,
@@ -249,6 +250,16 @@ class Query:
         except records.InvalidCursorError as exc:
             raise PublicError(str(exc), code="INVALID_CURSOR") from exc
         return connection(page, IngestRun.of, records.id_cursor)
+
+    @strawberry.field(description="The audit trail of record access, newest first (admins).")
+    async def audit_log(
+        self, info: Info[Context, None], first: int = DEFAULT_PAGE, after: str | None = None
+    ) -> Connection[AuditEntry]:
+        try:
+            page = await records.audit_page(info.context.tx, _first(info, first), after)
+        except records.InvalidCursorError as exc:
+            raise PublicError(str(exc), code="INVALID_CURSOR") from exc
+        return connection(page, AuditEntry.of, records.seq_cursor)
 
     @strawberry.field(
         description="Quarantined records, newest first (admins; a municipality its own)."

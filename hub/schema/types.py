@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from strawberry.types import Info
 
+from hub import audit
 from hub.resolvers import records
 from hub.resolvers.context import Context
 
@@ -215,6 +216,39 @@ class IngestRun:
         )
 
 
+@strawberry.type(description="One request that read youth-level records (NEN 7513).")
+class AuditEntry:
+    seq: int = strawberry.field(description="Position in the hash chain.")
+    at: datetime
+    actor: str
+    role: str
+    on_behalf_of: str | None
+    action: str
+    result: str
+    origin: str | None
+    youth: list[strawberry.ID] = strawberry.field(description="Every youth read (opaque ids).")
+    hash: str
+
+    @staticmethod
+    def of(row: Row) -> AuditEntry:
+        youth = []
+        for item in row["youth"]:
+            municipality, _, youth_id = item.partition(":")
+            youth.append(strawberry.ID(records.encode_id("Youth", municipality, int(youth_id))))
+        return AuditEntry(
+            seq=row["seq"],
+            at=row["at"],
+            actor=row["actor"],
+            role=row["role"],
+            on_behalf_of=row["on_behalf_of"],
+            action=row["action"],
+            result=row["result"],
+            origin=row["origin"],
+            youth=youth,
+            hash=row["hash"],
+        )
+
+
 @strawberry.type(
     description="A record (or a whole file, position `/`) the hub refused: where and why. "
     "Never holds a BSN, name or address."
@@ -298,6 +332,7 @@ class Youth:
 
     @staticmethod
     def of(row: Row) -> Youth:
+        audit.saw(row["municipality_code"], row["id"])
         return Youth(
             id=_id("Youth", row),
             birth_year=row["birth_year"],
@@ -338,6 +373,7 @@ class Assignment(_Linked):
 
     @staticmethod
     def of(row: Row) -> Assignment:
+        audit.saw(row["municipality_code"], row["youth_id"])
         return Assignment(
             id=_id("Assignment", row),
             number=row["toewijzing_nummer"],
@@ -379,6 +415,7 @@ class Measure(_Linked):
 
     @staticmethod
     def of(row: Row) -> Measure:
+        audit.saw(row["municipality_code"], row["youth_id"])
         return Measure(
             id=_id("Measure", row),
             measure_id=row["measure_id"],
@@ -421,6 +458,7 @@ class Claim(_Linked):
 
     @staticmethod
     def of(row: Row) -> Claim:
+        audit.saw(row["municipality_code"], row["youth_id"])
         return Claim(
             id=_id("Claim", row),
             reference=row["reference"],
@@ -462,6 +500,7 @@ class CarePeriod:
 
     @staticmethod
     def of(row: Row) -> CarePeriod:
+        audit.saw(row["municipality_code"], row["youth_id"])
         return CarePeriod(
             id=_id("CarePeriod", row),
             start=row["start_date"],
@@ -498,15 +537,14 @@ class Trajectory(_Linked):
         rows = await _ctx(info).loader("assignments_by_trajectory").load(_key(self._row))
         return [Assignment.of(r) for r in rows]
 
-    @strawberry.field(
-        description="Claim lines on its assignments for product periods within it."
-    )
+    @strawberry.field(description="Claim lines on its assignments for product periods within it.")
     async def claims(self, info: Info[Context, None]) -> list[Claim]:
         rows = await _ctx(info).loader("claims_by_trajectory").load(_key(self._row))
         return [Claim.of(r) for r in rows]
 
     @staticmethod
     def of(row: Row) -> Trajectory:
+        audit.saw(row["municipality_code"], row["youth_id"])
         care_type = row["care_type"]
         return Trajectory(
             id=_id("Trajectory", row),

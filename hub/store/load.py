@@ -61,6 +61,7 @@ class RunResult:
     records_quarantined: int
     records_unlinked: int
     error: str | None = None
+    rejections: tuple[Rejection, ...] = ()
 
 
 _YOUTH_ID = "(select id from youth y where y.municipality_code = $1 and y.pseudonym = $2)"
@@ -132,6 +133,14 @@ async def load_file(db: Database, source: SourceInfo, result: FileResult) -> Run
         return await _record_run(
             db, source, failed, scope, status="failed", unlinked=0, error=type(exc).__name__
         )
+
+
+async def register_source(db: Database, source: SourceInfo) -> None:
+    """Make a source known before any of its files is loaded (a source without files yet is
+    still listed by `hub sources`)."""
+    scope = Scope("ingest", actor=f"source:{source.id}", ingest_municipalities=("-",))
+    async with db.tenant(scope, readonly=False) as tx:
+        await _register_source(tx, source)
 
 
 async def _record_run(
@@ -266,6 +275,7 @@ async def _insert_run(
         quarantined,
         unlinked,
         error,
+        tuple(result.rejections),
     )
 
 
