@@ -19,7 +19,7 @@ from hub import audit, auth
 from hub.db import Database, DatabaseError
 from hub.ingest import Pusher
 from hub.resolvers.context import Context
-from hub.schema import build_schema
+from hub.schema import MAX_COST, build_schema
 from hub.schema.errors import PublicError
 
 log = logging.getLogger("hub.app")
@@ -64,8 +64,11 @@ def create_app(
     threshold: int = 10,
     long_running_years: int = 2,
     push: Pusher | None = None,
+    max_cost: int = MAX_COST,
 ) -> Starlette:
-    schema = build_schema(introspection=introspection)
+    schema = build_schema(
+        introspection=introspection, max_cost=max_cost, page_size_max=page_size_max
+    )
 
     async def graphql(request: Request) -> Response:
         media = _accepts(request)

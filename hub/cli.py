@@ -224,6 +224,7 @@ def serve(urls: Urls, s: Settings, host: str, port: int) -> None:
         introspection=s.introspection,
         threshold=s.suppression_threshold,
         long_running_years=s.long_running_years,
+        max_cost=s.max_cost,
     )
     gc.freeze()  # start-up objects live forever; keep them out of cyclic collection
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -106,6 +106,7 @@ class Settings:
     long_running_years: int = 2  # uninterrupted care longer than this counts as long-running
     page_size_max: int = 500
     introspection: bool = False
+    max_cost: int = 200_000  # HUB_MAX_COST: the estimated cost a query may have
 
     @property
     def secret(self) -> str:
@@ -133,4 +134,5 @@ def settings() -> Settings:
         suppression_threshold=threshold,
         long_running_years=int(os.environ.get("HUB_LONG_RUNNING_YEARS", "2")),
         introspection=os.environ.get("HUB_INTROSPECTION", "") in ("1", "true", "yes"),
+        max_cost=int(os.environ.get("HUB_MAX_COST", "200000")),
     )

@@ -298,6 +298,12 @@ async def test_by_id_root_fields_as_every_role(world, role: str, scope: dict, se
             + " } }",
             "depth",
         ),
+        (  # 500 trajectories, each youth's trajectories, their claims, and so on
+            "query($n: Int) { trajectories(first: 500) { nodes { youth { trajectories "
+            "{ claims { youth { trajectories { id } } } } } } } "
+            "providers(first: $n) { nodes { agb } } }",
+            "estimated cost",
+        ),
     ],
 )
 async def test_limits_are_checked_before_execution(world, query: str, fragment: str) -> None:
@@ -306,3 +312,10 @@ async def test_limits_are_checked_before_execution(world, query: str, fragment: 
     body = response.json()
     assert body.get("data") is None
     assert fragment in body["errors"][0]["message"].lower()
+    if fragment == "estimated cost":  # names the value and the limit
+        assert body["errors"][0]["extensions"] == {
+            "code": "COST_LIMIT",
+            "cost": body["errors"][0]["extensions"]["cost"],
+            "limit": 200_000,
+        }
+        assert body["errors"][0]["extensions"]["cost"] > 200_000

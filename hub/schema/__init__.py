@@ -22,6 +22,8 @@ from strawberry.tools import merge_types
 
 from hub.schema.errors import PublicError, is_public
 from hub.schema.indicators import IndicatorsQuery
+from hub.schema.limits import cost_rule
+from hub.schema.query import DEFAULT_PAGE
 from hub.schema.query import Query as RecordsQuery
 from hub.schema.steering import SteeringQuery
 
@@ -33,6 +35,7 @@ log = logging.getLogger("hub.schema")
 MAX_DEPTH = 10
 MAX_ALIASES = 30
 MAX_TOKENS = 5_000
+MAX_COST = 200_000  # HUB_MAX_COST: estimated objects and fields, see hub/schema/limits.py
 
 
 class _Mask(MaskErrors):
@@ -57,14 +60,18 @@ class _Schema(strawberry.Schema):
             )
 
 
-def build_schema(*, introspection: bool = False) -> strawberry.Schema:
+def build_schema(
+    *, introspection: bool = False, max_cost: int = MAX_COST, page_size_max: int = 500
+) -> strawberry.Schema:
     """The served schema: introspection only when configured (HUB_INTROSPECTION=1)."""
+    cost = cost_rule(max_cost, page_size_max, DEFAULT_PAGE)
     # Factories, so that every request gets fresh extension instances.
     extensions: list[Callable[[], SchemaExtension]] = [
         _Mask,
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: AddValidationRules([cost]),
     ]
     if not introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
@@ -73,4 +80,4 @@ def build_schema(*, introspection: bool = False) -> strawberry.Schema:
 
 schema = build_schema(introspection=True)  # the full schema, as printed to schema.graphql
 
-__all__ = ["PublicError", "build_schema", "schema"]
+__all__ = ["MAX_COST", "PublicError", "build_schema", "schema"]
