@@ -155,9 +155,10 @@ def token(role: str, municipality: str | None = None, provider: str | None = Non
 class Api:
     """A GraphQL client on the ASGI app, no network."""
 
-    def __init__(self, db: Database, region: Sequence[str], *, threshold: int = 10) -> None:
+    def __init__(self, db: Database, region: Sequence[str], **options: Any) -> None:
+        """`options` go to create_app (threshold, max_cost, ...)."""
         self.db = db
-        self.app = create_app(db, SECRET, set(region), manage_pool=False, threshold=threshold)
+        self.app = create_app(db, SECRET, set(region), manage_pool=False, **options)
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app), base_url="http://hub.test"
         )
