@@ -12,11 +12,12 @@ import asyncpg
 from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from hub import audit, auth
 from hub.db import Database, DatabaseError
+from hub.ide import IDE_PAGE
 from hub.ingest import Pusher
 from hub.resolvers.context import Context
 from hub.schema import MAX_COST, build_schema
@@ -53,6 +54,28 @@ def _accepts(request: Request) -> str | None:
     return None
 
 
+def _invalid(op: Any) -> str | None:
+    """What is wrong with one operation of the body, if anything."""
+    if not isinstance(op, dict) or not isinstance(op.get("query"), str):
+        return "the JSON body needs a `query` string"
+    if op.get("variables") is not None and not isinstance(op["variables"], dict):
+        return "`variables` must be a JSON object"
+    if op.get("operationName") is not None and not isinstance(op["operationName"], str):
+        return "`operationName` must be a string"
+    if op.get("extensions") is not None and not isinstance(op["extensions"], dict):
+        return "`extensions` must be a JSON object"
+    return None
+
+
+def _payload(result: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {}
+    if result.errors:
+        payload["errors"] = [_format(e) for e in result.errors]
+    if result.data is not None or not result.errors:
+        payload["data"] = result.data
+    return payload
+
+
 def create_app(
     db: Database,
     secret: str,
@@ -65,6 +88,8 @@ def create_app(
     long_running_years: int = 2,
     push: Pusher | None = None,
     max_cost: int = MAX_COST,
+    batch_max: int = 0,
+    ide: bool = False,
 ) -> Starlette:
     schema = build_schema(
         introspection=introspection, max_cost=max_cost, page_size_max=page_size_max
@@ -85,19 +110,17 @@ def create_app(
             body = json.loads(await request.body())
         except ValueError:
             return _error("the request body must be JSON", 400)
-        if isinstance(body, list):
-            return _error("batched requests are not accepted: send one operation", 400)
-        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
-            return _error("the JSON body needs a `query` string", 400)
-        variables = body.get("variables")
-        if variables is not None and not isinstance(variables, dict):
-            return _error("`variables` must be a JSON object", 400)
-        operation = body.get("operationName")
-        if operation is not None and not isinstance(operation, str):
-            return _error("`operationName` must be a string", 400)
-        extensions = body.get("extensions")
-        if extensions is not None and not isinstance(extensions, dict):
-            return _error("`extensions` must be a JSON object", 400)
+        batch = isinstance(body, list)
+        if batch and not batch_max:
+            return _error("batched requests are off: send one operation", 400)
+        operations = body if batch else [body]
+        if batch and not 1 <= len(operations) <= batch_max:
+            return _error(f"a batch holds 1 to {batch_max} operations, got {len(operations)}", 400)
+        for op in operations:
+            problem = _invalid(op)
+            if problem:
+                return _error(problem, 400)
+        results = []
         try:
             async with db.tenant(scope, readonly=False) as tx:
                 read = audit.start()
@@ -108,34 +131,39 @@ def create_app(
                     suppression_threshold=threshold,
                     long_running_years=long_running_years,
                 )
-                result = await schema.execute(
-                    body["query"],
-                    variable_values=variables,
-                    context_value=context,
-                    operation_name=operation,
-                )
+                for op in operations:
+                    context.indicator_batch = None  # each operation is suppressed on its own
+                    results.append(
+                        await schema.execute(
+                            op["query"],
+                            variable_values=op.get("variables"),
+                            context_value=context,
+                            operation_name=op.get("operationName"),
+                        )
+                    )
                 # No audit row, no answer: a failure here fails the request.
                 await audit.record(
                     tx,
                     scope,
                     read,
-                    action=operation or "query",
-                    ok=not result.errors,
+                    action=",".join(op.get("operationName") or "query" for op in operations),
+                    ok=not any(r.errors for r in results),
                     origin=request.client.host if request.client else None,
                 )
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
             log.error("request_failed error=%s", type(exc).__name__)  # noqa: TRY400 (no traceback in logs)
             return _error("the request could not be completed; it has been logged", 503)
-        payload: dict[str, Any] = {}
-        if result.errors:
-            payload["errors"] = [_format(e) for e in result.errors]
-        if result.data is not None or not result.errors:
-            payload["data"] = result.data
+        if batch:
+            return JSONResponse([_payload(r) for r in results], media_type=media)
+        (result,) = results
         # A request error (nothing executed: parse, validation, variables) is 400 with
         # graphql-response+json, and 200 with application/json, as the spec says.
         request_error = result.data is None and all(e.path is None for e in result.errors or ())
         status = 400 if request_error and media == GRAPHQL_RESPONSE else 200
-        return JSONResponse(payload, status_code=status, media_type=media)
+        return JSONResponse(_payload(result), status_code=status, media_type=media)
+
+    async def console(_: Request) -> Response:
+        return HTMLResponse(IDE_PAGE)
 
     async def not_get(_: Request) -> Response:
         return _error("GraphQL is served over POST only", 405, Allow="POST")
@@ -200,8 +228,10 @@ def create_app(
             if manage_pool:
                 await db.close()
 
+    extra = [Route("/ide", console, methods=["GET"])] if ide else []
     return Starlette(
         routes=[
+            *extra,
             Route("/graphql", graphql, methods=["POST"]),
             Route("/graphql", not_get, methods=["GET"]),
             Route("/ingest/{source}", ingest, methods=["POST"]),

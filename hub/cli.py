@@ -225,6 +225,8 @@ def serve(urls: Urls, s: Settings, host: str, port: int) -> None:
         threshold=s.suppression_threshold,
         long_running_years=s.long_running_years,
         max_cost=s.max_cost,
+        batch_max=s.batch_max,
+        ide=s.ide,
     )
     gc.freeze()  # start-up objects live forever; keep them out of cyclic collection
     uvicorn.run(app, host=host, port=port, log_level="warning")

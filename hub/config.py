@@ -107,6 +107,8 @@ class Settings:
     page_size_max: int = 500
     introspection: bool = False
     max_cost: int = 200_000  # HUB_MAX_COST: the estimated cost a query may have
+    batch_max: int = 0  # HUB_BATCH_MAX: operations per batched request; 0: batching off
+    ide: bool = False  # HUB_IDE: the query console at /ide
 
     @property
     def secret(self) -> str:
@@ -135,4 +137,6 @@ def settings() -> Settings:
         long_running_years=int(os.environ.get("HUB_LONG_RUNNING_YEARS", "2")),
         introspection=os.environ.get("HUB_INTROSPECTION", "") in ("1", "true", "yes"),
         max_cost=int(os.environ.get("HUB_MAX_COST", "200000")),
+        batch_max=int(os.environ.get("HUB_BATCH_MAX", "0")),
+        ide=os.environ.get("HUB_IDE", "") in ("1", "true", "yes"),
     )

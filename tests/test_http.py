@@ -238,3 +238,61 @@ async def test_the_api_class_still_answers(env) -> None:
         "{ viewer { role } }", bearer=token("public")
     )
     assert data == {"viewer": {"role": "public"}}
+
+
+async def test_batching_is_off_unless_configured_with_a_maximum(env) -> None:
+    from hub.app import create_app  # noqa: PLC0415
+
+    _, db, client = env
+    batch = [{"query": "{ viewer { role } }"}, {"query": "{ municipalities { code } }"}]
+    headers = {"authorization": f"Bearer {token('public')}"}
+    off = await client.post("/graphql", json=batch, headers=headers)
+    assert off.status_code == 400
+    assert "batched requests are off" in off.json()["errors"][0]["message"]
+    app = create_app(db, SECRET, [m.code for m in SAMPLE_REGION], manage_pool=False, batch_max=2)
+    batching = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://h")
+    answers = (await batching.post("/graphql", json=batch, headers=headers)).json()
+    assert answers[0] == {"data": {"viewer": {"role": "public"}}}
+    assert len(answers[1]["data"]["municipalities"]) == len(SAMPLE_REGION)
+    too_many = await batching.post("/graphql", json=batch * 2, headers=headers)
+    assert too_many.status_code == 400
+    assert "1 to 2 operations, got 4" in too_many.json()["errors"][0]["message"]
+
+
+async def test_the_console_is_off_unless_configured_and_loads_nothing_from_elsewhere(
+    env,
+) -> None:
+    from hub.app import create_app  # noqa: PLC0415
+
+    _, db, client = env
+    assert (await client.get("/ide")).status_code == 404
+    app = create_app(db, SECRET, [m.code for m in SAMPLE_REGION], manage_pool=False, ide=True)
+    page = await httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://h").get(
+        "/ide"
+    )
+    assert page.status_code == 200
+    assert "<script>" in page.text
+    assert "http://" not in page.text
+    assert "https://" not in page.text
+    assert " src=" not in page.text
+
+
+async def test_errors_are_masked_and_logged_in_one_line_without_internals(
+    env, caplog: pytest.LogCaptureFixture
+) -> None:
+    urls, _, client = env
+    await _admin(urls, "revoke select on trajectory from hub_service")
+    caplog.set_level("DEBUG")
+    bearer = token("region")
+    response = await client.post("/graphql", **_post(RECORDS, bearer))
+    body = response.text
+    assert "Internal error" in body
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "resolver_error type=InsufficientPrivilegeError path=trajectories" in logged
+    for secret in ("Traceback", "select ", "permission denied", "trajectory", bearer, A_BSN):
+        assert secret not in body
+        assert secret not in logged.replace("path=trajectories", "")
+    assert all(r.exc_info is None for r in caplog.records)
+
+
+A_BSN = "999900006"
