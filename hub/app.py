@@ -90,6 +90,7 @@ def create_app(
     max_cost: int = MAX_COST,
     batch_max: int = 0,
     ide: bool = False,
+    statement_timeout_ms: int = 15_000,
 ) -> Starlette:
     schema = build_schema(
         introspection=introspection, max_cost=max_cost, page_size_max=page_size_max
@@ -122,7 +123,7 @@ def create_app(
                 return _error(problem, 400)
         results = []
         try:
-            async with db.tenant(scope, readonly=False) as tx:
+            async with db.tenant(scope, readonly=False, timeout_ms=statement_timeout_ms) as tx:
                 read = audit.start()
                 context = Context(
                     tx=tx,

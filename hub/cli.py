@@ -227,6 +227,7 @@ def serve(urls: Urls, s: Settings, host: str, port: int) -> None:
         max_cost=s.max_cost,
         batch_max=s.batch_max,
         ide=s.ide,
+        statement_timeout_ms=s.statement_timeout_ms,
     )
     gc.freeze()  # start-up objects live forever; keep them out of cyclic collection
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -109,6 +109,7 @@ class Settings:
     max_cost: int = 200_000  # HUB_MAX_COST: the estimated cost a query may have
     batch_max: int = 0  # HUB_BATCH_MAX: operations per batched request; 0: batching off
     ide: bool = False  # HUB_IDE: the query console at /ide
+    statement_timeout_ms: int = 15_000  # HUB_STATEMENT_TIMEOUT_MS: per request
 
     @property
     def secret(self) -> str:
@@ -139,4 +140,5 @@ def settings() -> Settings:
         max_cost=int(os.environ.get("HUB_MAX_COST", "200000")),
         batch_max=int(os.environ.get("HUB_BATCH_MAX", "0")),
         ide=os.environ.get("HUB_IDE", "") in ("1", "true", "yes"),
+        statement_timeout_ms=int(os.environ.get("HUB_STATEMENT_TIMEOUT_MS", "15000")),
     )

@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from hub.db import Database, Scope
 from hub.ingest import ingest
@@ -90,3 +91,17 @@ async def test_interleaved_failing_requests_leak_nothing(make_database, tmp_path
             await _clean(conn)
             await pool.release(conn)
     await db.close()
+
+
+async def test_a_statement_longer_than_the_request_timeout_is_cancelled(make_database) -> None:
+    urls = await make_database(SAMPLE_REGION)
+    db = Database(urls.service, max_size=1)
+    await db.open()
+    try:
+        with pytest.raises(asyncpg.QueryCanceledError):
+            async with db.tenant(Scope("region"), timeout_ms=100) as tx:
+                await tx.fetch("select pg_sleep(2)")
+        async with db.tenant(Scope("region")) as tx:  # the connection is fine afterwards
+            assert await tx.fetchval("select current_setting('statement_timeout')") == "15s"
+    finally:
+        await db.close()
