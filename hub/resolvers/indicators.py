@@ -103,13 +103,20 @@ def _add_months(day: date, months: int) -> date:
 
 
 # Facts: one row per trajectory, claim line or assignment with the dimension columns
-# m (municipality), y (youth), ct, pc, pv, rt, filtered by the request ($1..$4).
+# m (municipality), y (youth), ct, pc, pv, rt, filtered by the request ($1..$4) and, before
+# any grouping, by the span of all buckets ($6, $7), so only the period asked is computed.
 _FILTER = """($1::text[] is null or f.m = any($1)) and ($2::text[] is null or f.ct = any($2))
     and ($3::text[] is null or f.pc = any($3)) and ($4::text[] is null or f.pv = any($4))"""
 
-_TRAJECTORIES = """select municipality_code m, youth_id y, care_type ct, product_category pc,
-    provider_agb pv, referrer_type rt, start_date s, coalesce(end_date, 'infinity') e,
-    end_date, end_reason, repeat_inflow from trajectory"""
+_ALL_TRAJECTORIES = """select municipality_code m, youth_id y, care_type ct,
+    product_category pc, provider_agb pv, referrer_type rt, start_date s,
+    coalesce(end_date, 'infinity') e, end_date, end_reason, repeat_inflow from trajectory"""
+_TRAJECTORIES = (
+    _ALL_TRAJECTORIES
+    + """
+    where start_date <= (select max(d) from unnest($7::date[]) d)
+      and coalesce(end_date, 'infinity') >= (select min(d) from unnest($6::date[]) d)"""
+)
 
 _CLAIMS = """select c.municipality_code m, c.youth_id y, care_type_of(c.product_category) ct,
     c.product_category pc, c.provider_agb pv, r.referrer_type rt, c.period_start s,
@@ -119,7 +126,9 @@ _CLAIMS = """select c.municipality_code m, c.youth_id y, care_type_of(c.product_
                           and a.toewijzing_nummer = c.toewijzing_nummer
     left join referral r on r.municipality_code = a.municipality_code
                         and r.provider_agb = a.provider_agb
-                        and r.provider_reference = a.provider_reference"""
+                        and r.provider_reference = a.provider_reference
+    where c.period_start between (select min(d) from unnest($6::date[]) d)
+                             and (select max(d) from unnest($7::date[]) d)"""
 
 _ASSIGNMENTS = """select a.municipality_code m, a.youth_id y,
     care_type_of(coalesce(a.product_category, p.category)) ct,
@@ -238,7 +247,7 @@ def _queries(req: Request) -> list[tuple[str, str]]:
                   group by b.bid, t.municipality_code, t.youth_id
                   having count(distinct t.provider_agb) >= 3)
                 select {select}, count(distinct (f.m, f.y)) switching
-                from {_BUCKETS} join ({_TRAJECTORIES}) f on {window}
+                from {_BUCKETS} join ({_ALL_TRAJECTORIES}) f on {window}
                 join switching sw on sw.bid = b.bid and sw.m = f.m and sw.y = f.y
                 where {_FILTER} group by {group}""",
         ))  # fmt: skip
