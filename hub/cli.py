@@ -211,13 +211,20 @@ def cmd_generate(s: Settings, a: argparse.Namespace) -> int:
     return 0
 
 
-def serve(urls: Urls, s: Settings, host: str, port: int) -> None:
+def serve(urls: Urls, s: Settings, host: str, port: int, sources: Path | None = None) -> None:
+    """Serve GraphQL; with a sources file, also push ingestion for its file sources."""
     import uvicorn  # noqa: PLC0415
 
     from hub.app import create_app  # noqa: PLC0415
+    from hub.ingest import Pusher, read_sources  # noqa: PLC0415
 
+    db = Database(urls.service)
+    push = None
+    if sources is not None:
+        configs = [c for c in read_sources(sources) if not c.is_url]
+        push = Pusher(db, s, {c.info.id: c.info for c in configs})
     app = create_app(
-        Database(urls.service),
+        db,
         s.secret,
         {m.code for m in s.region()},
         page_size_max=s.page_size_max,
@@ -228,6 +235,7 @@ def serve(urls: Urls, s: Settings, host: str, port: int) -> None:
         batch_max=s.batch_max,
         ide=s.ide,
         statement_timeout_ms=s.statement_timeout_ms,
+        push=push,
     )
     gc.freeze()  # start-up objects live forever; keep them out of cyclic collection
     uvicorn.run(app, host=host, port=port, log_level="warning")
@@ -236,7 +244,7 @@ def serve(urls: Urls, s: Settings, host: str, port: int) -> None:
 def cmd_serve(s: Settings, a: argparse.Namespace) -> int:
     urls = _migrate(s)
     print(f"serving http://{a.host}:{a.port}/graphql", file=sys.stderr)
-    serve(urls, s, a.host, a.port)
+    serve(urls, s, a.host, a.port, Path(a.sources) if a.sources else None)
     return 0
 
 
@@ -278,7 +286,7 @@ def cmd_demo(s: Settings, a: argparse.Namespace) -> int:
         '-d \'{"query":"{ trajectories(first: 5) { totalCount nodes { careType start '
         "provider { agb } } } }\"}'\n"
     )
-    serve(urls, s, a.host, a.port)
+    serve(urls, s, a.host, a.port, toml)
     return 0
 
 
@@ -295,7 +303,9 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--years", type=int, default=1)
     d.add_argument("--scale", type=float, default=DEMO_SCALE)
     d.add_argument("--seed", type=int, default=1)
-    with_host(sub.add_parser("serve", help="serve GraphQL"))
+    sv = sub.add_parser("serve", help="serve GraphQL")
+    with_host(sv)
+    sv.add_argument("--sources", help="sources file whose file sources accept POST /ingest/ID")
     sub.add_parser("migrate", help="create roles and apply migrations")
     g = sub.add_parser("generate", help="write the synthetic region's sources")
     g.add_argument("outdir")
