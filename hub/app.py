@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from hub import audit, auth
+from hub.cache import ResponseCache
 from hub.db import Database, DatabaseError
 from hub.ide import IDE_PAGE
 from hub.ingest import Pusher
@@ -67,13 +68,24 @@ def _invalid(op: Any) -> str | None:
     return None
 
 
-def _payload(result: Any) -> dict[str, Any]:
+def _request_error(result: Any) -> bool:
+    """Nothing executed: a parse, validation or variable error."""
+    return result.data is None and all(e.path is None for e in result.errors or ())
+
+
+def _payload(result: Any, *, request_error: bool) -> dict[str, Any]:
     payload: dict[str, Any] = {}
     if result.errors:
         payload["errors"] = [_format(e) for e in result.errors]
     if result.data is not None or not result.errors:
         payload["data"] = result.data
+    if request_error:
+        payload["_request_error"] = True
     return payload
+
+
+def _public(payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in payload.items() if not k.startswith("_")}
 
 
 def create_app(
@@ -91,10 +103,12 @@ def create_app(
     batch_max: int = 0,
     ide: bool = False,
     statement_timeout_ms: int = 15_000,
+    cache_entries: int = 0,
 ) -> Starlette:
     schema = build_schema(
         introspection=introspection, max_cost=max_cost, page_size_max=page_size_max
     )
+    cache = ResponseCache(cache_entries)
 
     async def graphql(request: Request) -> Response:
         media = _accepts(request)
@@ -132,36 +146,45 @@ def create_app(
                     suppression_threshold=threshold,
                     long_running_years=long_running_years,
                 )
+                version = await tx.fetchval("select version from data_version") if cache.on else 0
                 for op in operations:
-                    context.indicator_batch = None  # each operation is suppressed on its own
-                    results.append(
-                        await schema.execute(
-                            op["query"],
-                            variable_values=op.get("variables"),
-                            context_value=context,
-                            operation_name=op.get("operationName"),
-                        )
+                    key = cache.key(
+                        op["query"], op.get("operationName"), op.get("variables"), scope, version
                     )
+                    cached = cache.get(key) if cache.on else None
+                    if cached is not None:
+                        results.append(cached)
+                        continue
+                    seen = len(read)
+                    context.indicator_batch = None  # each operation is suppressed on its own
+                    result = await schema.execute(
+                        op["query"],
+                        variable_values=op.get("variables"),
+                        context_value=context,
+                        operation_name=op.get("operationName"),
+                    )
+                    results.append(_payload(result, request_error=_request_error(result)))
+                    if cache.on and not result.errors and len(read) == seen:
+                        cache.put(key, results[-1])  # read no youth: nothing to audit
                 # No audit row, no answer: a failure here fails the request.
                 await audit.record(
                     tx,
                     scope,
                     read,
                     action=",".join(op.get("operationName") or "query" for op in operations),
-                    ok=not any(r.errors for r in results),
+                    ok=not any("errors" in r for r in results),
                     origin=request.client.host if request.client else None,
                 )
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
             log.error("request_failed error=%s", type(exc).__name__)  # noqa: TRY400 (no traceback in logs)
             return _error("the request could not be completed; it has been logged", 503)
         if batch:
-            return JSONResponse([_payload(r) for r in results], media_type=media)
-        (result,) = results
+            return JSONResponse([_public(r) for r in results], media_type=media)
+        (payload,) = results
         # A request error (nothing executed: parse, validation, variables) is 400 with
         # graphql-response+json, and 200 with application/json, as the spec says.
-        request_error = result.data is None and all(e.path is None for e in result.errors or ())
-        status = 400 if request_error and media == GRAPHQL_RESPONSE else 200
-        return JSONResponse(_payload(result), status_code=status, media_type=media)
+        status = 400 if payload.get("_request_error") and media == GRAPHQL_RESPONSE else 200
+        return JSONResponse(_public(payload), status_code=status, media_type=media)
 
     async def console(_: Request) -> Response:
         return HTMLResponse(IDE_PAGE)
@@ -230,7 +253,7 @@ def create_app(
                 await db.close()
 
     extra = [Route("/ide", console, methods=["GET"])] if ide else []
-    return Starlette(
+    app = Starlette(
         routes=[
             *extra,
             Route("/graphql", graphql, methods=["POST"]),
@@ -241,3 +264,5 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    app.state.cache = cache  # its hits and misses, for observing it
+    return app

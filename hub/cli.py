@@ -235,6 +235,7 @@ def serve(urls: Urls, s: Settings, host: str, port: int, sources: Path | None = 
         batch_max=s.batch_max,
         ide=s.ide,
         statement_timeout_ms=s.statement_timeout_ms,
+        cache_entries=s.cache_entries,
         push=push,
     )
     gc.freeze()  # start-up objects live forever; keep them out of cyclic collection

@@ -110,6 +110,7 @@ class Settings:
     batch_max: int = 0  # HUB_BATCH_MAX: operations per batched request; 0: batching off
     ide: bool = False  # HUB_IDE: the query console at /ide
     statement_timeout_ms: int = 15_000  # HUB_STATEMENT_TIMEOUT_MS: per request
+    cache_entries: int = 1_000  # HUB_CACHE_ENTRIES: cached aggregate answers; 0: off
 
     @property
     def secret(self) -> str:
@@ -141,4 +142,5 @@ def settings() -> Settings:
         batch_max=int(os.environ.get("HUB_BATCH_MAX", "0")),
         ide=os.environ.get("HUB_IDE", "") in ("1", "true", "yes"),
         statement_timeout_ms=int(os.environ.get("HUB_STATEMENT_TIMEOUT_MS", "15000")),
+        cache_entries=int(os.environ.get("HUB_CACHE_ENTRIES", "1000")),
     )

@@ -296,3 +296,34 @@ async def test_errors_are_masked_and_logged_in_one_line_without_internals(
 
 
 A_BSN = "999900006"
+
+
+async def test_aggregate_answers_are_cached_per_scope_until_ingestion_changes_data(
+    env, tmp_path: Path
+) -> None:
+    from hub.app import create_app  # noqa: PLC0415
+    from hub.ingest import ingest  # noqa: PLC0415
+
+    urls, db, _ = env
+    codes = [m.code for m in SAMPLE_REGION]
+    app = create_app(db, SECRET, codes, manage_pool=False, cache_entries=10, threshold=5)
+    cached = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://h")
+    query = """{ indicators(metrics: [TRAJECTORIES_STARTED], groupBy: [MUNICIPALITY],
+                   filter: {municipalities: ["0193"]}) { rows { values { value } } } }"""
+    own = token("municipality", "0193")
+    first = (await cached.post("/graphql", **_post(query, own))).json()
+    again = (await cached.post("/graphql", **_post(query, own))).json()
+    assert again == first
+    assert (app.state.cache.hits, app.state.cache.misses) == (1, 1)
+    await cached.post("/graphql", **_post(query, token("public")))  # another scope: a miss
+    assert app.state.cache.misses == 2
+    for _ in range(2):  # records are never cached: each request writes its audit row
+        await cached.post("/graphql", **_post(RECORDS, own))
+    assert len(await _admin(urls, "select * from audit_log")) == 2
+    path = tmp_path / "more.csv"
+    path.write_text(PERIODS + "0193,999900043,11111111,T-D,45A01,2024-06-01,,\n")
+    source = SourceInfo("periods-0193", "csv", "0193", None, {"kind": "care_period"})
+    await ingest(db, settings_for(SAMPLE_REGION, tmp_path), source, [path])
+    fresh = (await cached.post("/graphql", **_post(query, own))).json()
+    assert fresh != first  # the ingested period counts at once
+    assert (app.state.cache.hits, app.state.cache.misses) == (1, 5)  # 2 record lookups too
