@@ -1,6 +1,6 @@
 """The response cache: answers of operations that read no youth-level records (indicators,
 reference data), keyed by the operation, its variables, the caller's tenant scope and the
-data version that ingestion bumps with every file (sql/006_data_version.sql). An answer is
+data version that every change of data bumps (sql/006_data_version.sql). An answer is
 therefore never served once the data it was computed from has changed, nor to another
 scope. Record-reading answers are never cached: each of them must write its audit row."""
 

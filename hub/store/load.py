@@ -101,10 +101,7 @@ async def load_file(db: Database, source: SourceInfo, result: FileResult) -> Run
             await _register_source(tx, source)
             result = await _quarantine_resent_claims(tx, result)
             unlinked = await _load_records(tx, result.records) if result.records else 0
-            run = await _insert_run(tx, source, result, status="loaded", unlinked=unlinked)
-            # last, so the row lock is held only until the commit just after
-            await tx.execute("update data_version set version = version + 1")
-            return run
+            return await _insert_run(tx, source, result, status="loaded", unlinked=unlinked)
     except (asyncpg.PostgresError, asyncpg.DataError) as exc:
         # the file fails as a whole: the data stays as it was, the run is recorded
         log.warning(
