@@ -10,6 +10,7 @@ other municipalities only through suppression.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -412,8 +413,6 @@ def _ratio(part: int, whole: int) -> float | None:
 
 
 def _population(value: Any) -> dict[int, int]:
-    import json  # noqa: PLC0415
-
     data = json.loads(value) if isinstance(value, str) else value
     return {int(k): int(v) for k, v in data.items()}
 

@@ -10,7 +10,7 @@ from strawberry.types import Info
 
 from hub.resolvers import records
 from hub.resolvers.context import Context
-from hub.schema.errors import PublicError
+from hub.schema.errors import cursor_errors, page_size
 from hub.schema.types import (
     Assignment,
     AuditEntry,
@@ -84,13 +84,6 @@ class MeasureFilter:
     youth: strawberry.ID | None = None
 
 
-def _first(info: Info[Context, None], first: int) -> int:
-    limit = info.context.page_size_max
-    if first < 0 or first > limit:
-        raise PublicError(f"`first` must be between 0 and {limit}, got {first}", code="PAGE_SIZE")
-    return first
-
-
 def _youth_key(value: strawberry.ID | None) -> tuple[str, int] | None:
     if value is None:
         return None
@@ -101,10 +94,10 @@ def _youth_key(value: strawberry.ID | None) -> tuple[str, int] | None:
 async def _page(
     info: Info[Context, None], kind: str, f: records.RecordFilter, first: int, after: str | None
 ) -> records.Page:
-    try:
-        return await records.page(info.context.tx, kind, f, _first(info, first), after)
-    except records.InvalidCursorError as exc:
-        raise PublicError(str(exc), code="INVALID_CURSOR") from exc
+    with cursor_errors():
+        return await records.page(
+            info.context.tx, kind, f, page_size(first, info.context.page_size_max), after
+        )
 
 
 @strawberry.type
@@ -122,10 +115,10 @@ class Query:
     async def providers(
         self, info: Info[Context, None], first: int = DEFAULT_PAGE, after: str | None = None
     ) -> Connection[Provider]:
-        try:
-            page = await records.providers_page(info.context.tx, _first(info, first), after)
-        except records.InvalidCursorError as exc:
-            raise PublicError(str(exc), code="INVALID_CURSOR") from exc
+        with cursor_errors():
+            page = await records.providers_page(
+                info.context.tx, page_size(first, info.context.page_size_max), after
+            )
         return connection(page, Provider.of, provider_cursor)
 
     @strawberry.field
@@ -245,20 +238,20 @@ class Query:
         first: int = DEFAULT_PAGE,
         after: str | None = None,
     ) -> Connection[IngestRun]:
-        try:
-            page = await records.runs_page(info.context.tx, source, _first(info, first), after)
-        except records.InvalidCursorError as exc:
-            raise PublicError(str(exc), code="INVALID_CURSOR") from exc
+        with cursor_errors():
+            page = await records.runs_page(
+                info.context.tx, source, page_size(first, info.context.page_size_max), after
+            )
         return connection(page, IngestRun.of, records.id_cursor)
 
     @strawberry.field(description="The audit trail of record access, newest first (admins).")
     async def audit_log(
         self, info: Info[Context, None], first: int = DEFAULT_PAGE, after: str | None = None
     ) -> Connection[AuditEntry]:
-        try:
-            page = await records.audit_page(info.context.tx, _first(info, first), after)
-        except records.InvalidCursorError as exc:
-            raise PublicError(str(exc), code="INVALID_CURSOR") from exc
+        with cursor_errors():
+            page = await records.audit_page(
+                info.context.tx, page_size(first, info.context.page_size_max), after
+            )
         return connection(page, AuditEntry.of, records.seq_cursor)
 
     @strawberry.field(
@@ -275,10 +268,8 @@ class Query:
         run_id = int(run) if run is not None and str(run).isdigit() else None
         if run is not None and run_id is None:
             run_id = 0  # not a run id: matches nothing
-        try:
+        with cursor_errors():
             page = await records.quarantine_page(
-                info.context.tx, source, run_id, _first(info, first), after
+                info.context.tx, source, run_id, page_size(first, info.context.page_size_max), after
             )
-        except records.InvalidCursorError as exc:
-            raise PublicError(str(exc), code="INVALID_CURSOR") from exc
         return connection(page, QuarantinedRecord.of, records.id_cursor)

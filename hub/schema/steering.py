@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from hub.resolvers import records, steering
 from hub.resolvers.context import Context
-from hub.schema.errors import PublicError
+from hub.schema.errors import PublicError, cursor_errors, page_size
 from hub.schema.types import Connection, Provider, Youth, connection
 
 DEFAULT_PAGE = 100
@@ -159,13 +159,6 @@ class ContinuityRisk:
         )
 
 
-def _first(info: Info[Context, None], first: int) -> int:
-    limit = info.context.page_size_max
-    if first < 0 or first > limit:
-        raise PublicError(f"`first` must be between 0 and {limit}, got {first}", code="PAGE_SIZE")
-    return first
-
-
 async def _check_municipality(info: Info[Context, None], municipality: str | None) -> None:
     if municipality is None:
         return
@@ -210,7 +203,11 @@ class SteeringQuery:
         ctx = info.context
         await _check_municipality(info, municipality)
         risks = await steering.continuity_risks(
-            ctx.tx, ctx.scope, ctx.suppression_threshold, municipality, _first(info, first)
+            ctx.tx,
+            ctx.scope,
+            ctx.suppression_threshold,
+            municipality,
+            page_size(first, info.context.page_size_max),
         )
         return [ContinuityRisk.of(r) for r in risks]
 
@@ -231,12 +228,10 @@ class SteeringQuery:
         span = ctx.long_running_years if years is None else years
         if not 1 <= span <= 50:
             raise PublicError(f"`years` must be between 1 and 50, got {span}", code="YEARS")
-        try:
+        with cursor_errors():
             page = await steering.long_running_youth(
-                ctx.tx, ctx.scope, span, _first(info, first), after
+                ctx.tx, ctx.scope, span, page_size(first, info.context.page_size_max), after
             )
-        except records.InvalidCursorError as exc:
-            raise PublicError(str(exc), code="INVALID_CURSOR") from exc
         return connection(page, Youth.of)
 
     @strawberry.field(
@@ -251,8 +246,8 @@ class SteeringQuery:
         after: str | None = None,
     ) -> Connection[Youth]:
         ctx = info.context
-        try:
-            page = await steering.switching_youth(ctx.tx, ctx.scope, _first(info, first), after)
-        except records.InvalidCursorError as exc:
-            raise PublicError(str(exc), code="INVALID_CURSOR") from exc
+        with cursor_errors():
+            page = await steering.switching_youth(
+                ctx.tx, ctx.scope, page_size(first, info.context.page_size_max), after
+            )
         return connection(page, Youth.of)
