@@ -349,9 +349,14 @@ class Database:
                 )
 
     async def close(self) -> None:
+        """Close the pool; connections not given back within 10 s are cut off."""
         if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+            pool, self._pool = self._pool, None
+            try:
+                await asyncio.wait_for(pool.close(), timeout=10)
+            except TimeoutError:
+                log.warning("pool_close_timeout: terminating connections still in use")
+                pool.terminate()
 
     async def missing_migrations(self) -> list[str]:
         """Migrations of this version the database has not applied (for /readyz)."""
@@ -392,9 +397,11 @@ class Database:
                 transaction = conn.transaction(readonly=readonly)
                 await transaction.start()
                 await conn.execute(_SET_SCOPE, *_scope_args(scope, timeout_ms))
-            except _CONNECTION_ERRORS as exc:
+            except BaseException as exc:
                 if conn is not None:
                     await pool.release(conn)  # a broken connection: the pool replaces it
+                if not isinstance(exc, _CONNECTION_ERRORS):
+                    raise
                 if attempt == 3:
                     raise DatabaseError(f"database unavailable: {type(exc).__name__}") from exc
                 log.warning(
