@@ -20,6 +20,7 @@ from hub.cache import ResponseCache
 from hub.db import Database, DatabaseError
 from hub.ide import IDE_PAGE
 from hub.ingest import Pusher
+from hub.metrics import count_errors, instrument, name_operation
 from hub.resolvers.context import Context
 from hub.schema import MAX_COST, build_schema
 from hub.schema.errors import PublicError
@@ -104,6 +105,7 @@ def create_app(
     ide: bool = False,
     statement_timeout_ms: int = 15_000,
     cache_entries: int = 0,
+    metrics_token: str | None = None,
 ) -> Starlette:
     schema = build_schema(
         introspection=introspection, max_cost=max_cost, page_size_max=page_size_max
@@ -135,6 +137,7 @@ def create_app(
             problem = _invalid(op)
             if problem:
                 return _error(problem, 400)
+        name_operation(request.scope, operations)
         results = []
         try:
             async with db.tenant(scope, readonly=False, timeout_ms=statement_timeout_ms) as tx:
@@ -178,6 +181,7 @@ def create_app(
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
             log.error("request_failed error=%s", type(exc).__name__)  # noqa: TRY400 (no traceback in logs)
             return _error("the request could not be completed; it has been logged", 503)
+        count_errors(request.scope, results)
         if batch:
             return JSONResponse([_public(r) for r in results], media_type=media)
         (payload,) = results
@@ -265,4 +269,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.cache = cache  # its hits and misses, for observing it
+    instrument(app, db, cache, secret, region, token=metrics_token)
     return app

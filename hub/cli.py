@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hub import auth
+from hub import auth, logs
 from hub.config import ConfigError, Settings, settings
 from hub.db import (
     EMBEDDED_DATABASE,
@@ -217,6 +217,7 @@ def serve(urls: Urls, s: Settings, host: str, port: int, sources: Path | None = 
 
     from hub.app import create_app  # noqa: PLC0415
     from hub.ingest import Pusher, read_sources  # noqa: PLC0415
+    from hub.metrics import token_from_env  # noqa: PLC0415
 
     db = Database(urls.service)
     push = None
@@ -237,9 +238,11 @@ def serve(urls: Urls, s: Settings, host: str, port: int, sources: Path | None = 
         statement_timeout_ms=s.statement_timeout_ms,
         cache_entries=s.cache_entries,
         push=push,
+        metrics_token=token_from_env(),
     )
     gc.freeze()  # start-up objects live forever; keep them out of cyclic collection
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # Our own JSON logging and one log line per request (hub.metrics) instead of uvicorn's.
+    uvicorn.run(app, host=host, port=port, log_level="warning", log_config=None, access_log=False)
 
 
 def cmd_serve(s: Settings, a: argparse.Namespace) -> int:
@@ -343,8 +346,12 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     args = parser().parse_args(argv)
+    try:
+        logs.setup()  # HUB_LOG_LEVEL, HUB_LOG_FORMAT: JSON lines on stderr by default
+    except ConfigError as exc:
+        print(f"hub {args.command}: {exc}", file=sys.stderr)
+        return 2
     try:
         return COMMANDS[args.command](settings(), args)
     except (ConfigError, DatabaseError, auth.AuthError) as exc:
