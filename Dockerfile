@@ -1,18 +1,33 @@
-# syntax=docker/dockerfile:1
+# The hub as a container: `hub serve` against an external PostgreSQL (docs/operating.md).
+#   docker build -t hub .
+
+# Build: the hub's wheel, installed with its dependencies into a virtual environment.
 FROM python:3.11-slim AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY hub ./hub
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN python -m venv /opt/hub \
+ && pip wheel --no-deps --wheel-dir /wheels . \
+ && /opt/hub/bin/pip install /wheels/hub-*.whl
 
+# Runtime: the environment and the migrations, no build tools, no sources, no root.
 FROM python:3.11-slim
-RUN useradd --create-home --uid 10001 hub
-COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
-COPY sql /app/sql
-WORKDIR /home/hub
-USER hub
-ENV HUB_HOME=/home/hub/.hub HUB_SQL_DIR=/app/sql
+ENV PATH=/opt/hub/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HUB_SQL_DIR=/opt/hub/sql \
+    HUB_HOME=/var/lib/hub \
+    HUB_LOG_FORMAT=json \
+    HUB_LOG_LEVEL=INFO
+RUN groupadd --system --gid 10001 hub \
+ && useradd --system --uid 10001 --gid hub --home-dir /var/lib/hub --create-home hub
+COPY --from=build /opt/hub /opt/hub
+COPY sql /opt/hub/sql
+USER 10001:10001
+WORKDIR /var/lib/hub
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
-CMD ["hub", "serve", "--host", "0.0.0.0"]
+# Liveness of the process; /readyz (database and migrations) is for the load balancer.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+CMD ["hub", "serve", "--host", "0.0.0.0", "--port", "8000"]
