@@ -18,6 +18,8 @@ from starlette.routing import Route
 from hub import audit, auth
 from hub.cache import ResponseCache
 from hub.db import Database, DatabaseError
+from hub.export import Runner
+from hub.export import routes as export_routes
 from hub.ide import IDE_PAGE
 from hub.ingest import Pusher
 from hub.metrics import count_errors, instrument, name_operation
@@ -265,6 +267,18 @@ def create_app(
             Route("/ingest/{source}", ingest, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            *export_routes(
+                Runner(
+                    db,
+                    schema,
+                    page_size_max=page_size_max,
+                    threshold=threshold,
+                    long_running_years=long_running_years,
+                    timeout_ms=statement_timeout_ms,
+                ),
+                secret,
+                region,
+            ),
         ],
         lifespan=lifespan,
     )
