@@ -9,7 +9,6 @@ import io
 import json
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hub import logs
 from hub.config import ConfigError
+from hub.db import Database
 from hub.metrics import TOKEN_MIN_LENGTH, token_from_env
 from hub.store.load import SourceInfo
 
@@ -30,18 +30,25 @@ AGGREGATE = "query Monitor { indicators(metrics: [YOUTH_IN_CARE]) { rows { value
 REGION = [m.code for m in SAMPLE_REGION]
 
 
-@pytest.fixture
-async def api(make_database, open_db, tmp_path: Path) -> Api:
+@pytest.fixture(scope="module")
+async def loaded(make_database, open_db, tmp_path_factory: pytest.TempPathFactory) -> Database:
+    """One database for the module, with one known ingestion run."""
     from hub.ingest import ingest  # noqa: PLC0415
 
-    urls = await make_database(SAMPLE_REGION)
-    db = await open_db(urls)
-    path = tmp_path / "periods.csv"
+    folder = tmp_path_factory.mktemp("metrics")
+    db = await open_db(await make_database(SAMPLE_REGION))
+    path = folder / "periods.csv"
     path.write_text(ROWS, encoding="utf-8")
     source = SourceInfo("periods-0193", "csv", "0193", None, {"kind": "care_period"})
-    (run,) = await ingest(db, settings_for(SAMPLE_REGION, tmp_path), source, [path])
+    (run,) = await ingest(db, settings_for(SAMPLE_REGION, folder), source, [path])
     assert (run.records_read, run.records_accepted, run.records_quarantined) == (6, 5, 1)
-    return Api(db, REGION, cache_entries=100, metrics_token=SCRAPER)
+    return db
+
+
+@pytest.fixture
+def api(loaded: Database) -> Api:
+    """A fresh app (and so fresh counters) on that database."""
+    return Api(loaded, REGION, cache_entries=100, metrics_token=SCRAPER)
 
 
 async def scrape(api: Api, bearer: str = SCRAPER) -> dict[tuple[str, tuple[Any, ...]], float]:
