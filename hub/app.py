@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from hub import audit, auth
 from hub.cache import ResponseCache
+from hub.dashboard import routes as dashboard_routes
 from hub.db import Database, DatabaseError
 from hub.export import Runner
 from hub.export import routes as export_routes
@@ -267,6 +268,7 @@ def create_app(
             Route("/ingest/{source}", ingest, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            *dashboard_routes(),
             *export_routes(
                 Runner(
                     db,
