@@ -136,6 +136,63 @@ class InvalidCursorError(ValueError):
         super().__init__(f"`after` is not a cursor this API gave out: {cursor[:40]!r}")
 
 
+@dataclass(frozen=True, slots=True)
+class Links:
+    """The links of a page of trajectories built in the page's own statement."""
+
+    youth: bool = False
+    provider: bool = False
+    claims: bool = False
+    claims_latest: int | None = None  # only the latest N claims of each; None: all
+
+
+# Links as whole rows (asyncpg decodes them as records), claims newest first.
+_TRAJECTORY_LINKS = """select t.*,
+      case when $11 then (select y from youth y where y.municipality_code = t.municipality_code
+                                                   and y.id = t.youth_id) end as youth_row,
+      case when $12 then (select p from provider p where p.agb = t.provider_agb) end
+        as provider_row,
+      case when $13 then array(
+        select c from claim c
+        where c.municipality_code = t.municipality_code
+          and c.toewijzing_nummer in (select p.toewijzing_nummer from care_period p
+                                      where p.municipality_code = t.municipality_code
+                                        and p.trajectory_id = t.id)
+          and c.period_end >= t.start_date
+          and c.period_start <= coalesce(t.end_date, 'infinity')
+        order by c.period_start desc, c.reference desc, c.id desc
+        limit $14) end as claim_rows
+    from ({page}) t
+    order by t.municipality_code, t.id"""
+
+
+async def trajectory_page(
+    tx: Tx, f: RecordFilter, first: int, after: str | None, links: Links
+) -> Page:
+    """A page of trajectories with the links asked for, in one statement: the record page
+    (W2) costs one statement (and one more for totalCount) whatever its size."""
+    where = _FILTERS["trajectory"]
+    args = _filter_args("trajectory", f)
+    cursor = decode_cursor(after)
+    sql = _TRAJECTORY_LINKS.format(page=_page_sql("select * " + where, len(args) + 1))
+    rows = await tx.fetch(
+        sql,
+        *args,
+        cursor[0],
+        cursor[1],
+        first + 1,
+        links.youth,
+        links.provider,
+        links.claims,
+        links.claims_latest,
+    )
+
+    async def count() -> int:
+        return int(await tx.fetchval("select count(*) " + where, *args))
+
+    return Page(rows[:first], len(rows) > first, count)
+
+
 async def page(tx: Tx, kind: str, f: RecordFilter, first: int, after: str | None) -> Page:
     """One page of trajectories, assignments or claims, plus a lazy total count."""
     where = _FILTERS[kind]
@@ -267,7 +324,7 @@ async def claims_by_trajectory(tx: Tx, keys: Sequence[Key]) -> list[list[Row]]:
                        and c.period_end >= t.start_date
                        and c.period_start <= coalesce(t.end_date, 'infinity')
            where (t.municipality_code, t.id) in (select * from unnest($1::text[], $2::bigint[]))
-           order by c.period_start, c.reference""",
+           order by c.period_start, c.reference, c.id""",
         m,
         i,
     )

@@ -4,7 +4,9 @@ execution."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import strawberry
@@ -21,6 +23,7 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 
 from hub.schema.errors import PublicError, is_public
+from hub.schema.fast import MODES, FastExecutor
 from hub.schema.indicators import IndicatorsQuery
 from hub.schema.limits import cost_rule
 from hub.schema.query import DEFAULT_PAGE
@@ -60,11 +63,79 @@ class _Schema(strawberry.Schema):
             )
 
 
+class _Documents:
+    """Parsed documents and their validation errors by query text: a dashboard sends the
+    same few texts over and over. Validation depends only on the text here (the rules are
+    fixed per schema), so the text is the key, not the document."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.parsed: OrderedDict[str, Any] = OrderedDict()
+        self.validated: dict[str, list[GraphQLError]] = {}
+
+    def extension(self) -> SchemaExtension:
+        documents = self
+
+        class _Cached(SchemaExtension):
+            def on_parse(self) -> Iterator[None]:
+                context = self.execution_context
+                query = context.query
+                if query is not None and query in documents.parsed:
+                    documents.parsed.move_to_end(query)
+                    context.graphql_document = documents.parsed[query]
+                yield
+                if query is not None and context.graphql_document is not None:
+                    documents.parsed[query] = context.graphql_document
+                    while len(documents.parsed) > documents.size:
+                        oldest, _ = documents.parsed.popitem(last=False)
+                        documents.validated.pop(oldest, None)
+
+            def on_validate(self) -> Iterator[None]:
+                context = self.execution_context
+                query = context.query
+                known = documents.validated.get(query) if query is not None else None
+                if known is not None:
+                    context.pre_execution_errors = list(known)
+                yield
+                errors = context.pre_execution_errors
+                fresh = known is None and query is not None and query in documents.parsed
+                if fresh and query is not None and errors is not None:
+                    documents.validated[query] = list(errors)
+
+        return _Cached()
+
+
+def fast_path_mode() -> str:
+    """HUB_FAST_PATH: on (default), off or compare (hub/schema/fast.py)."""
+    mode = os.environ.get("HUB_FAST_PATH", "on").strip().lower() or "on"
+    if mode not in MODES:
+        msg = f"HUB_FAST_PATH must be one of {', '.join(MODES)}, got {mode!r}"
+        raise ValueError(msg)
+    return mode
+
+
+class _CompareExecutor(FastExecutor):
+    compare = True
+
+
 def build_schema(
-    *, introspection: bool = False, max_cost: int = MAX_COST, page_size_max: int = 500
+    *,
+    introspection: bool = False,
+    max_cost: int = MAX_COST,
+    page_size_max: int = 500,
+    fast_path: str | None = None,
+    documents: int = 1_000,
 ) -> strawberry.Schema:
-    """The served schema: introspection only when configured (HUB_INTROSPECTION=1)."""
+    """The served schema: introspection only when configured (HUB_INTROSPECTION=1);
+    completion through hub/schema/fast.py unless `fast_path` (default HUB_FAST_PATH) is
+    off; parsing and validation cached for `documents` query texts."""
+    mode = fast_path or fast_path_mode()
+    if mode not in MODES:
+        msg = f"fast_path must be one of {', '.join(MODES)}, got {mode!r}"
+        raise ValueError(msg)
+    executor = {"on": FastExecutor, "compare": _CompareExecutor}.get(mode)
     cost = cost_rule(max_cost, page_size_max, DEFAULT_PAGE)
+    cache = _Documents(documents)
     # Factories, so that every request gets fresh extension instances.
     extensions: list[Callable[[], SchemaExtension]] = [
         _Mask,
@@ -75,7 +146,9 @@ def build_schema(
     ]
     if not introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return _Schema(query=Query, extensions=extensions)
+    if documents:
+        extensions.append(cache.extension)  # last: after every rule has been added
+    return _Schema(query=Query, extensions=extensions, execution_context_class=executor)
 
 
 schema = build_schema(introspection=True)  # the full schema, as printed to schema.graphql

@@ -3,10 +3,13 @@ hub/resolvers/, tenant filtering in the database's row-level security."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import date
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from hub.resolvers import records
 from hub.resolvers.context import Context
@@ -100,6 +103,47 @@ async def _page(
         )
 
 
+def _fields(selections: Iterable[Selection]) -> Iterator[SelectedField]:
+    """The fields of a selection, with fragments spread."""
+    for s in selections:
+        if isinstance(s, SelectedField):
+            yield s
+        elif isinstance(s, FragmentSpread | InlineFragment):
+            yield from _fields(s.selections)
+
+
+def _trajectory_links(info: Info[Context, None]) -> tuple[records.Links, frozenset[int | None]]:
+    """The links the query selects on the page's trajectories (under `nodes` or
+    `edges { node }`), to build them in the page's statement, and the `last` arguments of
+    its `claims` selections. Anything skipped is built needlessly, never missed: a link not
+    built here is loaded by its resolver."""
+    nodes: list[SelectedField] = []
+    for field in _fields(s for top in info.selected_fields for s in top.selections):
+        if field.name == "nodes":
+            nodes.append(field)
+        elif field.name == "edges":
+            nodes += [f for f in _fields(field.selections) if f.name == "node"]
+    wanted = {f.name: f for node in nodes for f in _fields(node.selections)}
+    lasts: set[int | None] = set()
+    for node in nodes:
+        for f in _fields(node.selections):
+            if f.name != "claims":
+                continue
+            last: Any = f.arguments.get("last")  # literals come as their text
+            if isinstance(last, str) and last.isdigit():
+                last = int(last)
+            if last is None or (isinstance(last, int) and last >= 0):
+                lasts.add(last)
+    latest = None if None in lasts or not lasts else max(v for v in lasts if v is not None)
+    links = records.Links(
+        youth="youth" in wanted,
+        provider="provider" in wanted,
+        claims=bool(lasts),
+        claims_latest=latest,
+    )
+    return links, frozenset(lasts)
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="Who the token says you are.")
@@ -151,10 +195,12 @@ class Query:
             end=f.to,
             youth=_youth_key(f.youth),
         )
-        return connection(
-            await _page(info, "trajectory", rf, first, after),
-            Trajectory.of,
-        )
+        links, lasts = _trajectory_links(info)
+        with cursor_errors():
+            page = await records.trajectory_page(
+                info.context.tx, rf, page_size(first, info.context.page_size_max), after, links
+            )
+        return connection(page, lambda row: Trajectory.of_page(row, links, lasts))
 
     @strawberry.field
     async def assignments(

@@ -1,7 +1,10 @@
 """The record types of the GraphQL contract (DESIGN.md). Field names are a contract.
 
 Each type wraps one database row; links resolve through the request's DataLoaders, so a page
-of N records costs the same number of statements for any N."""
+of N records costs the same number of statements for any N. A page of trajectories builds the
+links its query selects in its own statement (`Trajectory.of_page`): such links are stored in
+`_prefetched` under `prefetch_key` and the field (marked PREFETCHED) answers from there, in
+the resolver and in the compiled completion of hub/schema/fast.py alike."""
 
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ from strawberry.types import Info
 from hub import audit
 from hub.resolvers import records
 from hub.resolvers.context import Context
+from hub.schema.errors import PublicError
+from hub.schema.fast import PREFETCHED, prefetch_key
 
 T = TypeVar("T")
 Row = Any
@@ -285,6 +290,16 @@ class QuarantinedRecord:
         )
 
 
+_MISSING: Any = object()
+YOUTH_KEY = prefetch_key("youth", {})
+PROVIDER_KEY = prefetch_key("provider", {})
+
+
+def _prefetched(record: Any, key: tuple[Any, ...]) -> Any:
+    prefetched = getattr(record, "_prefetched", None)
+    return _MISSING if prefetched is None else prefetched.get(key, _MISSING)
+
+
 class _Linked:
     """Links every record type shares: municipality, provider, youth, source."""
 
@@ -295,11 +310,17 @@ class _Linked:
         return Municipality.of(row)
 
     async def _provider(self, info: Info[Context, None]) -> Provider:
+        prefetched = _prefetched(self, PROVIDER_KEY)
+        if prefetched is not _MISSING:
+            return prefetched  # type: ignore[no-any-return]
         agb = self._row["provider_agb"]
         row = await _ctx(info).loader("provider").load(agb)
         return Provider.of(row) if row else Provider(agb=agb, name=None)
 
     async def _youth(self, info: Info[Context, None]) -> Youth | None:
+        prefetched = _prefetched(self, YOUTH_KEY)
+        if prefetched is not _MISSING:
+            return prefetched  # type: ignore[no-any-return]
         if self._row["youth_id"] is None:
             return None
         key = (self._row["municipality_code"], self._row["youth_id"])
@@ -521,9 +542,10 @@ class Trajectory(_Linked):
         description="Jeugdhulp in the five years before, with at least a day between (CBS)."
     )
     _row: strawberry.Private[Row]
+    _prefetched: strawberry.Private[dict[tuple[Any, ...], Any] | None] = None
 
-    youth = strawberry.field(resolver=_Linked._youth)
-    provider = strawberry.field(resolver=_Linked._provider)
+    youth = strawberry.field(resolver=_Linked._youth, metadata={PREFETCHED: "youth"})
+    provider = strawberry.field(resolver=_Linked._provider, metadata={PREFETCHED: "provider"})
     municipality = strawberry.field(resolver=_Linked._municipality)
     source = strawberry.field(resolver=_Linked._source)
 
@@ -537,10 +559,42 @@ class Trajectory(_Linked):
         rows = await _ctx(info).loader("assignments_by_trajectory").load(_key(self._row))
         return [Assignment.of(r) for r in rows]
 
-    @strawberry.field(description="Claim lines on its assignments for product periods within it.")
-    async def claims(self, info: Info[Context, None]) -> list[Claim]:
+    @strawberry.field(
+        description="Claim lines on its assignments for product periods within it, by "
+        "period start; `last`: only the latest so many.",
+        metadata={PREFETCHED: "claims"},
+    )
+    async def claims(self, info: Info[Context, None], last: int | None = None) -> list[Claim]:
+        if last is not None and last < 0:
+            raise PublicError(f"`last` must be at least 0, got {last}", code="PAGE_SIZE")
+        prefetched = _prefetched(self, prefetch_key("claims", {"last": last}))
+        if prefetched is not _MISSING:
+            return prefetched  # type: ignore[no-any-return]
         rows = await _ctx(info).loader("claims_by_trajectory").load(_key(self._row))
-        return [Claim.of(r) for r in rows]
+        return [Claim.of(r) for r in _latest(rows, last)]
+
+    @staticmethod
+    def of_page(row: Row, links: records.Links, lasts: frozenset[int | None]) -> Trajectory:
+        """A trajectory of a page built with its links (records.trajectory_page); `lasts`:
+        the `last` arguments of the `claims` selections the claims were fetched for."""
+        trajectory = Trajectory.of(row)
+        prefetched: dict[tuple[Any, ...], Any] = {}
+        if links.youth:
+            youth = row["youth_row"]
+            prefetched[YOUTH_KEY] = Youth.of(youth) if youth is not None else None
+        if links.provider:
+            provider = row["provider_row"]
+            prefetched[PROVIDER_KEY] = (
+                Provider.of(provider)
+                if provider is not None
+                else Provider(agb=row["provider_agb"], name=None)
+            )
+        if links.claims:
+            claims = [Claim.of(r) for r in reversed(row["claim_rows"])]
+            for last in lasts:
+                prefetched[prefetch_key("claims", {"last": last})] = _latest(claims, last)
+        trajectory._prefetched = prefetched
+        return trajectory
 
     @staticmethod
     def of(row: Row) -> Trajectory:
@@ -555,3 +609,9 @@ class Trajectory(_Linked):
             repeat_inflow=bool(row["repeat_inflow"]),
             _row=row,
         )
+
+
+def _latest(items: list[T], last: int | None) -> list[T]:
+    if last is None:
+        return list(items)
+    return items[max(len(items) - last, 0) :] if last else []

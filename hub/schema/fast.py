@@ -1,0 +1,319 @@
+"""A compiled completion path for plain data (PERFORMANCE.md).
+
+graphql-core completes every field of every object through the same generic machinery
+(resolve info, path, resolver call, type dispatch, error handling): some twenty Python
+calls a field, thousands for a page of records. This executor compiles, once per selection
+set of an operation, a plan of closures for values whose whole sub-selection is plain:
+strawberry fields without a resolver (attributes), links the parent built in SQL (fields
+marked `prefetched`, hub/schema/types.py) and `__typename`. Anything else (a resolver,
+arguments, an abstract type, `is_type_of`, middleware, a directive other than skip and
+include) is not compiled and goes the standard way. Any anomaly while a plan runs (null
+for a non-null field, a value a scalar refuses, an awaitable, an exception) throws the
+plan's work away and completes that value the standard way, so results and errors are
+graphql-core's own: plain values have no side effects, so doing them twice is harmless.
+
+`HUB_FAST_PATH`: `on` (default), `off` (stock execution) or `compare` (both, every plain
+value; a difference is an error: CI runs the test suite this way).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from operator import attrgetter
+from typing import Any, Final
+
+from graphql import (
+    GraphQLBoolean,
+    GraphQLField,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
+    GraphQLLeafType,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLString,
+    is_leaf_type,
+    is_list_type,
+    is_non_null_type,
+    is_object_type,
+)
+from graphql.execution.values import get_argument_values
+from graphql.pyutils import Path, Undefined
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+Complete = Callable[[Any], Any]
+Fields = Any  # graphql-core's FieldDetailsList (not exported)
+
+PREFETCHED: Final = "hub.prefetched"  # strawberry field metadata: the prefetch key's name
+MODES: Final = ("on", "off", "compare")
+_CONDITIONS: Final = frozenset({"skip", "include"})
+_PLAIN_VALUES: Final = frozenset({str, int, float, bool, date, datetime})
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
+class _Miss(Exception):  # noqa: N818 (a signal, not an error)
+    """This value is not for the plan: complete it the standard way."""
+
+
+class _NotPlain(Exception):  # noqa: N818
+    """This selection cannot be compiled."""
+
+
+class FastPathMismatchError(Exception):
+    """compare mode: the plan and the standard path completed a value differently."""
+
+
+def prefetch_key(name: str, args: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The key a prefetched link is stored under on its parent (`_prefetched`): the field's
+    name and its non-null arguments, as the resolver and the plan both compute it."""
+    items = sorted(
+        (k, tuple(v) if isinstance(v, list) else v) for k, v in args.items() if v is not None
+    )
+    return (name, *items)
+
+
+class FastExecutor(StrawberryGraphQLCoreExecutionContext):
+    """strawberry's executor with compiled completion of plain values."""
+
+    compare = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # (return type, field group) -> (field group kept alive, plan or None)
+        self._plans: dict[tuple[int, int], tuple[Any, Complete | None]] = {}
+        self._comparing = False
+        manager = self.middleware_manager
+        self._plain_allowed = manager is None or not manager.middlewares
+
+    def complete_value(  # noqa: PLR0917 (graphql-core's signature)
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: Fields,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        key = (id(return_type), id(field_details_list))
+        entry = self._plans.get(key)
+        if entry is None:
+            entry = (field_details_list, self._compile(return_type, field_details_list))
+            self._plans[key] = entry
+        plan = entry[1]
+        if plan is None or self._comparing:
+            return super().complete_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+        try:
+            value = plan(result)
+        except Exception:  # noqa: BLE001 (any anomaly: graphql-core decides what it means)
+            return super().complete_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+        if self.compare:
+            return self._compared(
+                value, return_type, field_details_list, info, path, result, position_context
+            )
+        return value
+
+    def _compared(  # noqa: PLR0917
+        self,
+        value: Any,
+        return_type: GraphQLOutputType,
+        field_details_list: Fields,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        errors = len(self.collected_errors.errors)
+        self._comparing = True
+        try:
+            stock = super().complete_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+        finally:
+            self._comparing = False
+
+        def check(stock: Any) -> Any:
+            if len(self.collected_errors.errors) != errors or _dump(stock) != _dump(value):
+                msg = f"the fast path differs from the standard path at {path.as_list()}"
+                raise FastPathMismatchError(msg)
+            return value
+
+        if self.is_awaitable(stock):
+
+            async def later() -> Any:
+                return check(await stock)
+
+            return later()
+        return check(stock)
+
+    # Compilation ------------------------------------------------------------------------
+
+    def _compile(self, return_type: GraphQLOutputType, fields: Fields) -> Complete | None:
+        named = return_type.of_type if is_non_null_type(return_type) else return_type
+        if not self._plain_allowed or not (is_list_type(named) or is_object_type(named)):
+            return None
+        try:
+            return self._completer(return_type, fields)
+        except _NotPlain:
+            return None
+
+    def _completer(self, return_type: GraphQLOutputType, fields: Fields) -> Complete:
+        non_null = is_non_null_type(return_type)
+        inner: Any = return_type.of_type if non_null else return_type  # type: ignore[union-attr]
+        if is_leaf_type(inner):
+            return _leaf(inner, non_null)
+        if is_list_type(inner):
+            return _list(self._completer(inner.of_type, fields), non_null)
+        if is_object_type(inner):
+            return self._object(inner, fields, non_null)
+        raise _NotPlain  # an interface or union: its runtime type needs resolving
+
+    def _object(self, type_: GraphQLObjectType, fields: Fields, non_null: bool) -> Complete:
+        if type_.is_type_of is not None:
+            raise _NotPlain
+        grouped, defers, forbidden = self.collect_subfields(type_, fields)
+        if defers or forbidden:
+            raise _NotPlain
+        plan: list[tuple[str, Complete, Complete]] = []
+        for response_name, sub_fields in grouped.items():
+            for details in sub_fields:
+                if any(d.name.value not in _CONDITIONS for d in details.node.directives or ()):
+                    raise _NotPlain
+            name = sub_fields[0].node.name.value
+            if name == "__typename":
+                plan.append((response_name, _constant(type_.name), _same))
+                continue
+            field = type_.fields.get(name)
+            if field is None:
+                raise _NotPlain
+            plan.append(
+                (
+                    response_name,
+                    self._getter(field, sub_fields),
+                    self._completer(field.type, sub_fields),
+                )
+            )
+        is_awaitable = self.is_awaitable
+
+        def complete(source: Any) -> Any:
+            if source is None or source is Undefined:
+                if non_null:
+                    raise _Miss
+                return None
+            if isinstance(source, Exception) or is_awaitable(source):
+                raise _Miss
+            return {name: done(get(source)) for name, get, done in plan}
+
+        return complete
+
+    def _getter(self, field: GraphQLField, fields: Fields) -> Complete:
+        definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        if definition is None:
+            raise _NotPlain
+        resolve = field.resolve
+        if (
+            definition.is_basic_field
+            and not field.args
+            and getattr(resolve, "_is_default", False)
+            and getattr(resolve, "__name__", "") == "_get_basic_result"
+            and definition.default_resolver is getattr
+        ):
+            return attrgetter(definition.python_name)
+        name = definition.metadata.get(PREFETCHED)
+        details = fields[0]
+        if name is None or details.fragment_variable_values is not None:
+            raise _NotPlain
+        try:
+            args = get_argument_values(field, details.node, self.variable_values)
+            key = prefetch_key(name, args)
+            hash(key)
+        except Exception as exc:  # the standard path reports it
+            raise _NotPlain from exc
+
+        def get(source: Any) -> Any:
+            return source._prefetched[key]  # KeyError: not built, the standard way
+
+        return get
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=repr)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _constant(value: Any) -> Complete:
+    def get(_: Any) -> Any:
+        return value
+
+    return get
+
+
+def _list(item: Complete, non_null: bool) -> Complete:
+    def complete(value: Any) -> Any:
+        if value is None or value is Undefined:
+            if non_null:
+                raise _Miss
+            return None
+        if value.__class__ is not list and value.__class__ is not tuple:
+            raise _Miss  # generators, async iterables, strings, mappings: the standard way
+        return [item(v) for v in value]
+
+    return complete
+
+
+def _leaf(type_: GraphQLLeafType, non_null: bool) -> Complete:
+    coerce = type_.coerce_output_value
+
+    def general(value: Any) -> Any:
+        if value is None or value is Undefined:
+            if non_null:
+                raise _Miss
+            return None
+        if value.__class__ not in _PLAIN_VALUES and isinstance(value, Exception):
+            raise _Miss
+        out = coerce(value)
+        if out is None or out is Undefined:
+            raise _Miss
+        return out
+
+    # The built-in scalars return these values as they are: skip the call.
+    if type_ is GraphQLString or type_ is GraphQLID:
+
+        def text(value: Any) -> Any:
+            return value if value.__class__ is str else general(value)
+
+        return text
+    if type_ is GraphQLInt:
+
+        def integer(value: Any) -> Any:
+            if value.__class__ is int and _INT_MIN <= value <= _INT_MAX:
+                return value
+            return general(value)
+
+        return integer
+    if type_ is GraphQLBoolean:
+
+        def boolean(value: Any) -> Any:
+            return value if value.__class__ is bool else general(value)
+
+        return boolean
+    if type_ is GraphQLFloat:
+
+        def number(value: Any) -> Any:
+            if value.__class__ is float and math.isfinite(value):
+                return value
+            return general(value)
+
+        return number
+    return general
