@@ -62,12 +62,15 @@ def fields(message: str) -> dict[str, Any]:
     shape is kept as `message`."""
     head, _, rest = message.partition(" ")
     head = head.rstrip(":")
-    if not _EVENT.fullmatch(head):
-        return {"message": message}
-    result: dict[str, Any] = {"event": head}
     words = rest.split()
     pairs = [m.groups() for w in words if (m := _FIELD.fullmatch(w))]
-    if len(pairs) == len(words):
+    structured = bool(words) and len(pairs) == len(words)
+    # An event is a snake_case word ("migration_applied"), or any lower-case word followed
+    # only by fields ("request method=GET"); other libraries' prose stays a message.
+    if not _EVENT.fullmatch(head) or not ("_" in head or structured):
+        return {"message": message}
+    result: dict[str, Any] = {"event": head}
+    if structured:
         for key, raw in pairs:
             result[key if key not in _RESERVED else f"{key}_"] = _value(raw)
     elif rest:

@@ -284,6 +284,12 @@ def test_existing_event_lines_become_fields() -> None:
         "message": "terminating connections still in use",
     }
     assert logs.fields("Started server process [12]") == {"message": "Started server process [12]"}
+    assert logs.fields("no PG_VERSION file found") == {"message": "no PG_VERSION file found"}
+    assert logs.fields("request method=GET status=200") == {
+        "event": "request",
+        "method": "GET",
+        "status": 200,
+    }
 
 
 def test_bad_log_settings_are_named() -> None:
