@@ -1,0 +1,219 @@
+"""The machine, the ratios, and the results as text (printed) and markdown (RESULTS.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bench.targets import NODE, POSTGRAPHILE, ROOT
+
+COMPARED = ("postgraphile", "floor")
+
+
+def _run(argv: list[str]) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=ROOT)
+    except OSError:
+        return "?"
+    return (done.stdout or done.stderr).strip().splitlines()[0] if done.returncode == 0 else "?"
+
+
+def machine(admin_url: str) -> dict[str, Any]:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    mem = re.search(r"^MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.MULTILINE)
+
+    async def pg_version() -> str:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            return str(await conn.fetchval("show server_version"))
+        finally:
+            await conn.close()
+
+    postgraphile = POSTGRAPHILE / "node_modules" / "postgraphile" / "package.json"
+    dirty = _run(["git", "status", "--porcelain", "--untracked-files=no"]) not in ("", "?")
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu": model.group(1).strip() if model else platform.processor(),
+        "ram_gib": round(int(mem.group(1)) / 2**20, 1) if mem else None,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "postgresql": asyncio.run(pg_version()),
+        "node": _run([str(NODE), "--version"]),
+        "postgraphile": json.loads(postgraphile.read_text())["version"]
+        if postgraphile.exists()
+        else None,
+        "wrk": _run(["wrk", "--version"]).split(" [")[0],
+        "hub_commit": _run(["git", "rev-parse", "--short", "HEAD"]) + ("+" if dirty else ""),
+    }
+
+
+def ratios(table: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per workload and hub target: throughput and p99 against PostGraphile and the floor."""
+    out: dict[str, dict[str, Any]] = {}
+    for workload, by_target in table.items():
+        for name, hub in by_target.items():
+            if not name.startswith("hub"):
+                continue
+            for other in COMPARED:
+                theirs = by_target.get(other)
+                if theirs and theirs["rps"] and hub["p99_ms"]:
+                    out.setdefault(workload, {})[f"{name} / {other}"] = {
+                        "throughput": hub["rps"] / theirs["rps"],
+                        "p99": hub["p99_ms"] / theirs["p99_ms"],
+                    }
+    return out
+
+
+def _rows(table: dict[str, dict[str, Any]]) -> list[list[str]]:
+    rows = []
+    for workload, by_target in table.items():
+        for name, m in by_target.items():
+            note = " (its W1)" if m.get("from") else ""
+            rows.append(
+                [
+                    workload,
+                    name + note,
+                    f"{m['rps']:,.1f}",
+                    f"{m['p50_ms']:,.1f}",
+                    f"{m['p99_ms']:,.1f}",
+                    str(m["errors"]),
+                ]
+            )
+    return rows
+
+
+def _ratio_rows(ratios_: dict[str, dict[str, Any]]) -> list[list[str]]:
+    return [
+        [w, pair, f"{r['throughput']:.2f}", f"{r['p99']:.2f}"]
+        for w, pairs in ratios_.items()
+        for pair, r in pairs.items()
+    ]
+
+
+def _scaling_rows(scaling: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for factor, table in scaling.items():
+        for workload, by_target in table.items():
+            for name, m in by_target.items():
+                rows.append(
+                    [
+                        f"{factor}x",
+                        workload,
+                        name,
+                        f"{m['rps']:,.1f}",
+                        f"{m['p50_ms']:,.1f}",
+                        f"{m['p99_ms']:,.1f}",
+                    ]
+                )
+    return rows
+
+
+def _w4(w4: dict[str, float] | None) -> str:
+    if not w4:
+        return "not run"
+    return (
+        f"{w4['records']:,} records in {w4['seconds']:.1f} s = {w4['records_per_s']:,.0f} "
+        f"records/s; peak RSS of the ingest process tree {w4['peak_rss_mib']:,.0f} MiB"
+    )
+
+
+def _table(header: list[str], rows: list[list[str]], *, markdown: bool) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(lines)
+    widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=False)]
+    return "\n".join(
+        "  ".join(x.ljust(w) for x, w in zip(r, widths, strict=False)) for r in [header, *rows]
+    )
+
+
+def text(result: dict[str, Any]) -> str:
+    parts = [
+        _table(
+            ["workload", "target", "req/s", "p50 ms", "p99 ms", "errors"],
+            _rows(result["workloads"]),
+            markdown=False,
+        ),
+        "",
+        _table(
+            ["workload", "ratio", "throughput", "p99"],
+            _ratio_rows(result["ratios"]),
+            markdown=False,
+        ),
+    ]
+    if result.get("scaling"):
+        parts += [
+            "",
+            _table(
+                ["data", "workload", "target", "req/s", "p50 ms", "p99 ms"],
+                _scaling_rows(result["scaling"]),
+                markdown=False,
+            ),
+        ]
+    parts += ["", "W4: " + _w4(result.get("w4"))]
+    parts += [f"note: {n}" for n in result.get("notes", [])]
+    return "\n".join(parts)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    s = result["settings"]
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `python -m bench --markdown bench/RESULTS.md` (bench/README.md says what "
+        "each workload is and how it is measured). The latest run:",
+        "",
+        "```sh",
+        result["command"],
+        "```",
+        "",
+        f"- machine: {m['nproc']} cores ({m['cpu']}), {m['ram_gib']} GiB RAM, {m['os']}; the "
+        "load generator, every server and PostgreSQL share the cores",
+        f"- PostgreSQL {m['postgresql']}, Python {m['python']}, Node {m['node']}, PostGraphile "
+        f"{m['postgraphile']}, {m['wrk']}; hub at commit {m['hub_commit']}",
+        f"- region: {s['years']} years at scale {s['scale']:g}; wrk, {s['connections']} "
+        f"connections, {s['duration']:g} s per run after {s['warmup']:g} s of warm-up, median "
+        f"of {s['repeats']} alternated runs; the whole run took {result['seconds'] / 60:.0f} min",
+        "",
+        "## Throughput and latency",
+        "",
+        _table(
+            ["workload", "target", "req/s", "p50 ms", "p99 ms", "errors"],
+            _rows(result["workloads"]),
+            markdown=True,
+        ),
+        "",
+        "## Ratios (above 1.0 the hub is ahead on throughput; below 1.0 its p99 is lower)",
+        "",
+        _table(
+            ["workload", "ratio", "throughput", "p99"], _ratio_rows(result["ratios"]), markdown=True
+        ),
+        "",
+    ]
+    if result.get("scaling"):
+        lines += [
+            f"## Scaling (the region's records replicated; {s['scaling_duration']:g} s, "
+            f"{s['scaling_repeats']} run(s) each beyond 1x)",
+            "",
+            _table(
+                ["data", "workload", "target", "req/s", "p50 ms", "p99 ms"],
+                _scaling_rows(result["scaling"]),
+                markdown=True,
+            ),
+            "",
+        ]
+    lines += ["## W4: ingest", "", _w4(result.get("w4")), ""]
+    if result.get("notes"):
+        lines += ["## Notes", "", *[f"- {n}" for n in result["notes"]], ""]
+    return "\n".join(lines)
