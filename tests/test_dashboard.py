@@ -407,6 +407,8 @@ async def test_the_region_sees_every_figure_exactly(browser, region: Api) -> Non
         assert shown == [r["provider"]["agb"] for r in risks]
         assert shown, "the synthetic region has providers with signals"
         assert await page.page.locator("#risks-list .evidence").count() > 0
+        for fields in _graphql_requests(page, bearer):  # aggregates even for the region
+            assert fields <= AGGREGATE_FIELDS | {"continuityRisks"}, fields
         await _screenshot(page, "region")
 
 
@@ -439,6 +441,8 @@ async def test_a_municipality_sees_its_own_exactly_and_others_suppressed(
             _budget_cells(await page.cells("budgets-table")),
             await _expected_budgets(region, bearer, f),
         )
+        for fields in _graphql_requests(page, bearer):
+            assert fields <= AGGREGATE_FIELDS | {"continuityRisks"}, fields
         await _screenshot(page, "municipality")
 
         # A filter changes every panel: residential care of the whole region.
