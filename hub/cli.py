@@ -125,6 +125,7 @@ def cmd_ingest(s: Settings, a: argparse.Namespace) -> int:
         f"{sum(r.records_accepted for r in runs)} accepted, "
         f"{sum(r.records_quarantined for r in runs)} quarantined, {failed} files failed"
     )
+    _refresh_analyst(urls, s)
     return 1 if failed and a.strict else 0
 
 
@@ -187,6 +188,45 @@ def cmd_audit(s: Settings, a: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(run())
+
+
+def _refresh_analyst(urls: Urls, s: Settings) -> None:
+    """Refill the analyst schema (the SQL face for BI tools) with the public figures."""
+    from hub.analyst import ensure_role, refresh  # noqa: PLC0415
+
+    async def run() -> None:
+        await ensure_role(urls.admin, os.environ.get("HUB_ANALYST_PASSWORD") or None)
+        db = Database(urls.service, max_size=1)
+        await db.open()
+        try:
+            done = await refresh(
+                db,
+                urls.admin,
+                threshold=s.suppression_threshold,
+                long_running_years=s.long_running_years,
+            )
+        finally:
+            await db.close()
+        print(
+            f"analyst figures refreshed: {done.cells} cells ({done.suppressed} suppressed), "
+            f"data version {done.data_version}",
+            file=sys.stderr,
+        )
+
+    asyncio.run(run())
+
+
+def cmd_analyst(s: Settings, a: argparse.Namespace) -> int:
+    """`hub analyst refresh`: recompute the analyst figures; `hub analyst url`: where
+    hub_analyst connects (the password is HUB_ANALYST_PASSWORD, not printed)."""
+    from hub.analyst import ANALYST_ROLE  # noqa: PLC0415
+
+    urls = _migrate(s)
+    if a.action == "url":
+        print(with_user(urls.admin, ANALYST_ROLE))
+        return 0
+    _refresh_analyst(urls, s)
+    return 0
 
 
 def _step(started: float) -> Callable[[str], None]:
@@ -278,6 +318,7 @@ def cmd_demo(s: Settings, a: argparse.Namespace) -> int:
     with ApiServer(outdir / "api") as api:
         os.environ["HUB_DEMO_API"] = api.url
         asyncio.run(_ingest_sources(urls, s, _batches(read_sources(toml), [])))
+    _refresh_analyst(urls, s)
     base = f"http://{a.host}:{a.port}"
     region = s.region()
     print(f"\nThe hub: {base}/graphql  (POST, Authorization: Bearer <token>)\n")
@@ -330,6 +371,8 @@ def parser() -> argparse.ArgumentParser:
     au = sub.add_parser("audit", help="the audit trail")
     au.add_argument("action", choices=["verify"])
     au.add_argument("--head", help="the head hash kept from an earlier verify")
+    an = sub.add_parser("analyst", help="the SQL face for BI tools (docs/bi.md)")
+    an.add_argument("action", choices=["refresh", "url"])
     return p
 
 
@@ -342,6 +385,7 @@ COMMANDS = {
     "token": cmd_token,
     "sources": cmd_sources,
     "audit": cmd_audit,
+    "analyst": cmd_analyst,
 }
 
 
