@@ -1,16 +1,20 @@
-"""Ingestion: sources.toml, adapters and the store put together. One transaction per file
-(or, for pulled APIs, per page)."""
+"""Ingestion: sources.toml, adapters and the store put together. Files are read (parsed,
+validated) in worker processes while the ones read before load, a batch of files per
+transaction; a pulled API loads a page per transaction."""
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import glob
 import logging
+import multiprocessing
 import os
 import re
 import tempfile
 import tomllib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +27,9 @@ from hub.adapters.json_api import JsonApiAdapter
 from hub.adapters.reference import ReferenceAdapter
 from hub.config import ConfigError, Settings
 from hub.db import Database, Scope
+from hub.model import FileResult
 from hub.pseudonym import pseudonymise
-from hub.store.load import RunResult, SourceInfo, load_file, register_source
+from hub.store.load import RunResult, SourceInfo, load_file, load_files, register_source
 
 log = logging.getLogger("hub.ingest")
 
@@ -111,14 +116,23 @@ def make_adapter(source: SourceInfo) -> Adapter:
 
 
 def adapter_context(settings: Settings, source: SourceInfo) -> AdapterContext:
-    key = settings.pseudonym_key
     if settings.xsd_dir is None and source.adapter == IjwAdapter.name:
         log.warning("schema_validation_off reason=no XSD directory (set HUB_IJW_XSD_DIR)")
+    return _context(source, settings.pseudonym_key, _region(settings), settings.xsd_dir)
+
+
+def _region(settings: Settings) -> frozenset[str]:
+    return frozenset(m.code for m in settings.region())
+
+
+def _context(
+    source: SourceInfo, key: bytes, region: frozenset[str], xsd_dir: Path | None
+) -> AdapterContext:
     return AdapterContext(
         source_id=source.id,
-        region=frozenset(m.code for m in settings.region()),
+        region=region,
         pseudonymise=lambda bsn: pseudonymise(key, bsn),
-        xsd_dir=settings.xsd_dir,
+        xsd_dir=xsd_dir,
         owner=source.owner,
     )
 
@@ -136,6 +150,10 @@ async def ingest_source(
     return await ingest(db, settings, source, paths, progress)
 
 
+BATCH_FILES = 250  # files per transaction (and per read in a worker)
+_PARALLEL_FROM = 100  # files: fewer are read in a thread of this process
+
+
 async def ingest(
     db: Database,
     settings: Settings,
@@ -143,26 +161,62 @@ async def ingest(
     paths: list[Path],
     progress: Callable[[RunResult], None] | None = None,
 ) -> list[RunResult]:
-    """Load files of a source, one transaction each."""
-    adapter = make_adapter(source)
+    """Load files of a source, a batch of files per transaction, in order."""
+    make_adapter(source)  # a wrong adapter or option fails before anything is read
     if not paths:
         log.warning("source_without_files source=%s location=%s", source.id, source.location)
         await register_source(db, source)
-    ctx = adapter_context(settings, source)
+    adapter_context(settings, source)  # says so once when schema validation is off
     results = []
-    # The next file is read (parsed, validated) in a thread while this one loads.
-    reading = [asyncio.ensure_future(asyncio.to_thread(adapter.read, p, ctx)) for p in paths[:1]]
-    for i in range(len(paths)):
-        result = await reading[i]
-        if i + 1 < len(paths):
-            reading.append(
-                asyncio.ensure_future(asyncio.to_thread(adapter.read, paths[i + 1], ctx))
-            )
-        run = await load_file(db, source, result)
-        results.append(run)
+    async for batch in _read_batches(settings, source, paths):
+        runs = await load_files(db, source, batch)
+        results.extend(runs)
         if progress:
-            progress(run)
+            for run in runs:
+                progress(run)
     return results
+
+
+async def _read_batches(
+    settings: Settings, source: SourceInfo, paths: list[Path]
+) -> AsyncIterator[list[FileResult]]:
+    """The files read in batches, in order; the next two batches are read while the caller
+    loads this one."""
+    chunks = [paths[i : i + BATCH_FILES] for i in range(0, len(paths), BATCH_FILES)]
+    executor = _readers() if len(paths) >= _PARALLEL_FROM else _THREAD
+    loop = asyncio.get_running_loop()
+    args = (source, settings.pseudonym_key, _region(settings), settings.xsd_dir)
+    reading = [loop.run_in_executor(executor, _read_chunk, *args, c) for c in chunks[:2]]
+    for i in range(len(chunks)):
+        if i + 2 < len(chunks):
+            reading.append(loop.run_in_executor(executor, _read_chunk, *args, chunks[i + 2]))
+        yield await reading[i]
+
+
+def _read_chunk(
+    source: SourceInfo, key: bytes, region: frozenset[str], xsd_dir: Path | None, paths: list[Path]
+) -> list[FileResult]:
+    adapter = make_adapter(source)
+    ctx = _context(source, key, region, xsd_dir)
+    return [adapter.read(p, ctx) for p in paths]
+
+
+_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-read")
+_pool: list[Executor] = []
+
+
+def _readers() -> Executor:
+    """Worker processes that read files, one per core, started once and reused."""
+    if not _pool:
+        if (os.cpu_count() or 1) < 2:
+            return _THREAD
+        # spawn: the workers share nothing with this process's threads and event loop
+        executor = ProcessPoolExecutor(
+            os.cpu_count(), mp_context=multiprocessing.get_context("spawn")
+        )
+        atexit.register(executor.shutdown, cancel_futures=True)
+        _pool.append(executor)
+    return _pool[0]
 
 
 async def pull(

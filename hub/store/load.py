@@ -1,5 +1,11 @@
-"""Idempotent load of one adapter result: one transaction per file, natural keys, provenance
-on every row, rejections to quarantine, the run recorded whatever happens.
+"""Idempotent load of adapter results: natural keys, provenance on every row, rejections to
+quarantine, a run recorded per file whatever happens.
+
+Files of one source load in batches: one transaction and a fixed number of set-based
+statements per batch, with the same outcome as loading the files one by one in order (the
+order-dependent parts, message replays, resent claims, care-period starts and stops and
+unlinked references, are worked out in file order). When a batch fails, its files are loaded
+one by one, so only a failing file fails.
 
 Every upsert only writes when something differs (`where ... is distinct from ...`), so loading
 the same content twice changes no row. A file that failed as a whole loads nothing and is
@@ -78,61 +84,89 @@ def _youth_of(r: Record) -> Youth | None:
 
 async def load_file(db: Database, source: SourceInfo, result: FileResult) -> RunResult:
     """Load one file's records in one transaction and record the run."""
-    municipality = result.municipality_code
-    # The transaction may write exactly the municipalities this file speaks of.
-    codes = {m for r in result.records if (m := _municipality(r))}
-    codes |= {q.municipality_code for q in result.rejections if q.municipality_code}
-    if municipality:
-        codes.add(municipality)
-    scope = Scope(
+    (run,) = await load_files(db, source, [result])
+    return run
+
+
+async def load_files(
+    db: Database, source: SourceInfo, results: list[FileResult]
+) -> list[RunResult]:
+    """Load files of one source, in order, in one transaction; their runs in the same order."""
+    runs: dict[int, RunResult] = {}
+    batch = [i for i, r in enumerate(results) if not r.failed and r.records]
+    if batch:
+        try:
+            loaded = await _load_batch(db, source, [results[i] for i in batch])
+            runs.update(zip(batch, loaded, strict=True))
+        except (asyncpg.PostgresError, asyncpg.DataError) as exc:
+            if len(batch) == 1:
+                runs[batch[0]] = await _record_failure(db, source, results[batch[0]], exc)
+            else:  # find the failing file(s): each file on its own
+                for i in batch:
+                    (runs[i],) = await load_files(db, source, [results[i]])
+    for i, result in enumerate(results):
+        if i not in runs:  # failed as a whole, or nothing in it to load
+            status = "failed" if result.failed else "loaded"
+            runs[i] = await _record_run(db, source, result, _scope(source, [result]), status=status)
+    return [runs[i] for i in range(len(results))]
+
+
+def _scope(source: SourceInfo, results: list[FileResult]) -> Scope:
+    # The transaction may write exactly the municipalities these files speak of.
+    codes = {m for f in results for r in f.records if (m := _municipality(r))}
+    codes |= {q.municipality_code for f in results for q in f.rejections if q.municipality_code}
+    codes |= {f.municipality_code for f in results if f.municipality_code}
+    own = {f.municipality_code for f in results}
+    return Scope(
         "ingest",
-        municipality=municipality,
+        municipality=own.pop() if len(own) == 1 else None,
         actor=f"source:{source.id}",
         # "-" (no municipality): a file that failed before naming one may only record its
         # run and its file-level quarantine row.
         ingest_municipalities=tuple(sorted(codes)) or ("-",),
     )
-    if result.failed or not result.records:
-        return await _record_run(
-            db, source, result, scope, status="failed" if result.failed else "loaded", unlinked=0
-        )
-    try:
-        async with db.tenant(scope, readonly=False, timeout_ms=600_000) as tx:
-            await _register_source(tx, source)
-            result = await _quarantine_resent_claims(tx, result)
-            unlinked = await _load_records(tx, result.records) if result.records else 0
-            return await _insert_run(tx, source, result, status="loaded", unlinked=unlinked)
-    except (asyncpg.PostgresError, asyncpg.DataError) as exc:
-        # the file fails as a whole: the data stays as it was, the run is recorded
-        log.warning(
-            "ingest_file_failed source=%s file=%s error=%s",
-            source.id,
-            result.file_name,
-            type(exc).__name__,
-        )
-        failed = FileResult(
-            result.file_name,
-            result.file_hash,
-            result.records_read,
-            municipality_code=municipality,
-            failed=True,
-            schema_validated=result.schema_validated,
-        )
-        failed.rejections.append(
-            Rejection(
-                source.id,
-                result.file_name,
-                result.file_hash,
-                "/",
-                None,
-                f"the file could not be loaded ({type(exc).__name__}); nothing of it was kept",
-                "load-failed",
-                municipality,
-            )
-        )
-        return await _record_run(
-            db, source, failed, scope, status="failed", unlinked=0, error=type(exc).__name__
-        )
+
+
+async def _load_batch(db: Database, source: SourceInfo, files: list[FileResult]) -> list[RunResult]:
+    async with db.tenant(_scope(source, files), readonly=False, timeout_ms=600_000) as tx:
+        await _register_source(tx, source)
+        files = await _quarantine_resent_claims(tx, files)
+        unlinked = await _load_records(tx, files)
+        return await _insert_runs(tx, source, files, unlinked)
+
+
+async def _record_failure(
+    db: Database, source: SourceInfo, result: FileResult, exc: Exception
+) -> RunResult:
+    """The file fails as a whole: the data stays as it was, the run is recorded."""
+    log.warning(
+        "ingest_file_failed source=%s file=%s error=%s",
+        source.id,
+        result.file_name,
+        type(exc).__name__,
+    )
+    rejection = Rejection(
+        source.id,
+        result.file_name,
+        result.file_hash,
+        "/",
+        None,
+        f"the file could not be loaded ({type(exc).__name__}); nothing of it was kept",
+        "load-failed",
+        result.municipality_code,
+    )
+    failed = FileResult(
+        result.file_name,
+        result.file_hash,
+        result.records_read,
+        rejections=[rejection],
+        municipality_code=result.municipality_code,
+        failed=True,
+        schema_validated=result.schema_validated,
+    )
+    return await _record_run(
+        db, source, failed, _scope(source, [failed]), status="failed", error=type(exc).__name__
+    )
 
 
 async def register_source(db: Database, source: SourceInfo) -> None:
@@ -150,20 +184,21 @@ async def _record_run(
     scope: Scope,
     *,
     status: str,
-    unlinked: int,
     error: str | None = None,
 ) -> RunResult:
     async with db.tenant(scope, readonly=False) as tx:
         await _register_source(tx, source)
-        return await _insert_run(tx, source, result, status=status, unlinked=unlinked, error=error)
+        (run,) = await _insert_runs(tx, source, [result], [0], status=status, error=error)
+        return run
 
 
-async def _quarantine_resent_claims(tx: Tx, result: FileResult) -> FileResult:
+async def _quarantine_resent_claims(tx: Tx, files: list[FileResult]) -> list[FileResult]:
     """A ReferentieNummer is unique per provider: a claim line whose reference an earlier
-    message already used is a duplicate key, quarantined rather than silently dropped."""
-    claims = [r for r in result.records if isinstance(r, ClaimLine)]
+    message (stored, or an earlier file of the batch) already used is a duplicate key,
+    quarantined rather than silently dropped."""
+    claims = [r for f in files for r in f.records if isinstance(r, ClaimLine)]
     if not claims:
-        return result
+        return files
     earlier = await tx.fetch(
         """select municipality_code, provider_agb, reference, claim_message_id from claim_line
            where (municipality_code, provider_agb, reference) in
@@ -173,32 +208,48 @@ async def _quarantine_resent_claims(tx: Tx, result: FileResult) -> FileResult:
         [c.reference for c in claims],
     )
     used = {(r[0], r[1], r[2]): r[3] for r in earlier}
-    resent = [
-        c
-        for c in claims
-        if used.get((c.municipality_code, c.provider_agb, c.reference), c.message.identification)
-        != c.message.identification
-    ]
-    if not resent:
-        return result
-    resent_ids = {id(c) for c in resent}
-    kept = [r for r in result.records if id(r) not in resent_ids]
-    rejections = [
-        Rejection(
-            c.provenance.source_id,
-            result.file_name,
-            result.file_hash,
-            c.provenance.position,
-            "ReferentieNummer",
-            f"ReferentieNummer {c.reference} of provider {c.provider_agb} was already claimed "
-            f"in message {used[(c.municipality_code, c.provider_agb, c.reference)]}",
-            "duplicate-key",
-            c.municipality_code,
-            c.reference,
+    checked = []
+    for f in files:
+        file_claims = [r for r in f.records if isinstance(r, ClaimLine)]
+        resent = [
+            c
+            for c in file_claims
+            if used.get(
+                (c.municipality_code, c.provider_agb, c.reference), c.message.identification
+            )
+            != c.message.identification
+        ]
+        for c in file_claims:
+            used.setdefault(
+                (c.municipality_code, c.provider_agb, c.reference), c.message.identification
+            )
+        if not resent:
+            checked.append(f)
+            continue
+        resent_ids = {id(c) for c in resent}
+        rejections = [
+            Rejection(
+                c.provenance.source_id,
+                f.file_name,
+                f.file_hash,
+                c.provenance.position,
+                "ReferentieNummer",
+                f"ReferentieNummer {c.reference} of provider {c.provider_agb} was already "
+                f"claimed in message {used[(c.municipality_code, c.provider_agb, c.reference)]}",
+                "duplicate-key",
+                c.municipality_code,
+                c.reference,
+            )
+            for c in resent
+        ]
+        checked.append(
+            replace(
+                f,
+                records=[r for r in f.records if id(r) not in resent_ids],
+                rejections=[*f.rejections, *rejections],
+            )
         )
-        for c in resent
-    ]
-    return replace(result, records=kept, rejections=[*result.rejections, *rejections])
+    return checked
 
 
 async def _register_source(tx: Tx, source: SourceInfo) -> None:
@@ -218,34 +269,40 @@ async def _register_source(tx: Tx, source: SourceInfo) -> None:
     )
 
 
-async def _insert_run(
+async def _insert_runs(
     tx: Tx,
     source: SourceInfo,
-    result: FileResult,
+    files: list[FileResult],
+    unlinked: list[int],
     *,
-    status: str,
-    unlinked: int,
+    status: str = "loaded",
     error: str | None = None,
-) -> RunResult:
-    accepted = 0 if result.failed else len(result.records)
-    quarantined = len(result.rejections)
-    run_id = await tx.fetchval(
-        """insert into ingest_run(source_id, municipality_code, file_name, file_hash, finished_at,
-             status, records_read, records_accepted, records_quarantined, records_unlinked,
-             schema_validated, error)
-           values ($1, $2, $3, $4, now(), $5, $6, $7, $8, $9, $10, $11) returning id""",
+) -> list[RunResult]:
+    """One run per file, in file order (ids are handed out in insertion order), and each
+    file's rejections in quarantine."""
+    accepted = [0 if f.failed else len(f.records) for f in files]
+    ids = await tx.fetch(
+        """insert into ingest_run(source_id, municipality_code, file_name, file_hash,
+             finished_at, status, records_read, records_accepted, records_quarantined,
+             records_unlinked, schema_validated, error)
+           select $1, m, n, h, now(), $2, r, a, q, u, v, $3
+           from unnest($4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::int[],
+                       $10::int[], $11::bool[]) with ordinality as f(m, n, h, r, a, q, u, v, i)
+           order by i
+           returning id""",
         source.id,
-        result.municipality_code,
-        result.file_name,
-        result.file_hash,
         status,
-        result.records_read,
-        accepted,
-        quarantined,
-        unlinked,
-        result.schema_validated,
         error,
+        [f.municipality_code for f in files],
+        [f.file_name for f in files],
+        [f.file_hash for f in files],
+        [f.records_read for f in files],
+        accepted,
+        [len(f.rejections) for f in files],
+        unlinked,
+        [f.schema_validated for f in files],
     )
+    run_ids = sorted(r["id"] for r in ids)
     await tx.executemany(
         """insert into quarantine(municipality_code, run_id, source_id, file_name, file_hash,
              position, field, code, reason, value) values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
@@ -263,25 +320,38 @@ async def _insert_run(
                 r.reason,
                 r.value,
             )
-            for r in result.rejections
+            for run_id, f in zip(run_ids, files, strict=True)
+            for r in f.rejections
         ],
     )
-    return RunResult(
-        run_id,
-        result.file_name,
-        status,
-        result.records_read,
-        accepted,
-        quarantined,
-        unlinked,
-        error,
-        tuple(result.rejections),
-    )
+    return [
+        RunResult(
+            run_id,
+            f.file_name,
+            status,
+            f.records_read,
+            n_accepted,
+            len(f.rejections),
+            n_unlinked,
+            error,
+            tuple(f.rejections),
+        )
+        for run_id, f, n_accepted, n_unlinked in zip(
+            run_ids, files, accepted, unlinked, strict=True
+        )
+    ]
 
 
-async def _load_records(tx: Tx, records: list[Record]) -> int:
-    """Upsert the records of one file; returns how many point at nothing (stored, flagged)."""
-    youths = {(y.municipality_code, y.pseudonym): y for r in records if (y := _youth_of(r))}
+async def _load_records(tx: Tx, files: list[FileResult]) -> list[int]:
+    """Upsert the records of the files; returns per file how many of its records point at
+    nothing (stored and flagged, never dropped)."""
+    records = [r for f in files for r in f.records]
+    # Every distinct youth, in order of appearance: a later file may fill in what was unknown.
+    youths = list(dict.fromkeys(y for r in records if (y := _youth_of(r))))
+    firsts: dict[Youth, tuple[str, str, str]] = {}
+    for r in records:
+        if (y := _youth_of(r)) is not None:
+            firsts.setdefault(y, _prov(r))
     await tx.executemany(
         f"""insert into youth(municipality_code, pseudonym, birth_year, birth_month, gender,
               {_PROVENANCE}) values ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -293,15 +363,8 @@ async def _load_records(tx: Tx, records: list[Record]) -> int:
                or (youth.birth_month is null and excluded.birth_month is not null)
                or (youth.gender is null and excluded.gender is not null)""",
         [
-            (
-                y.municipality_code,
-                y.pseudonym,
-                y.birth_year,
-                y.birth_month,
-                y.gender,
-                *_first_prov(records, y),
-            )
-            for y in youths.values()
+            (y.municipality_code, y.pseudonym, y.birth_year, y.birth_month, y.gender, *firsts[y])
+            for y in youths
         ],
     )
     providers = sorted(
@@ -312,50 +375,91 @@ async def _load_records(tx: Tx, records: list[Record]) -> int:
         "insert into provider(agb) values ($1) on conflict (agb) do nothing",
         [(p,) for p in providers],
     )
-    first = records[0]
-    message = first.answer.message if isinstance(first, ClaimRejection) else first.message
-    if message.message_type.startswith("JW") and not await _new_message(tx, first, message):
-        return await _count_unlinked(tx, records)
+    linked_before = await _known_assignments(tx, records)
+    applied = await _new_messages(tx, files)
+    to_load = [r for f, new in zip(files, applied, strict=True) if new for r in f.records]
     for kind, loader in _LOADERS.items():
-        batch = [r for r in records if isinstance(r, kind)]
+        batch = [r for r in to_load if isinstance(r, kind)]
         if batch:
             await loader(tx, batch)
-    for municipality in sorted({m for m, _ in youths}):
+    for municipality in sorted({y.municipality_code for y in youths}):
         await tx.execute(
             """select refresh_trajectories($1, array(
                  select id from youth where municipality_code = $1 and pseudonym = any($2)))""",
             municipality,
-            [p for m, p in youths if m == municipality],
+            sorted({y.pseudonym for y in youths if y.municipality_code == municipality}),
         )
-    return await _count_unlinked(tx, records)
+    # A reference is linked when its assignment was stored before or came in this file or an
+    # earlier one of the batch (assignments are never removed).
+    unlinked, known = [], linked_before
+    for f, new in zip(files, applied, strict=True):
+        if new:
+            known |= {
+                (r.municipality_code, r.toewijzing_nummer)
+                for r in f.records
+                if isinstance(r, Assignment)
+            }
+        unlinked.append(
+            sum(
+                1
+                for r in f.records
+                if isinstance(r, _LINKED)
+                and (r.municipality_code, r.toewijzing_nummer) not in known
+            )
+        )
+    return unlinked
 
 
-async def _new_message(tx: Tx, first: Record, message: Any) -> bool:
-    """Record the iJw message, identified by (Afzender, BerichtCode, Identificatie). A
-    message applied before is not applied again: replaying it after a later withdrawal
-    (status 3) or correction would undo that. Rows of other sources are snapshots, made
-    idempotent by their keys and `dated`."""
-    new_message = await tx.fetchval(
-        f"""insert into message(municipality_code, message_type, sender, message_code,
-              identification, dated, provider_agb, {_PROVENANCE})
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, '/')
+async def _new_messages(tx: Tx, files: list[FileResult]) -> list[bool]:
+    """Per file, whether its records are to be applied. An iJw message is identified by
+    (Afzender, BerichtCode, Identificatie) and applied once: replaying it after a later
+    withdrawal (status 3) or correction would undo that. Rows of other sources are
+    snapshots, made idempotent by their keys and `dated`."""
+    keyed: list[tuple[Any, ...] | None] = []
+    for f in files:
+        if not f.records:  # every record of it was quarantined
+            keyed.append(None)
+            continue
+        first = f.records[0]
+        message = first.answer.message if isinstance(first, ClaimRejection) else first.message
+        if not message.message_type.startswith("JW"):
+            keyed.append(None)
+            continue
+        keyed.append(
+            (
+                _municipality(first),
+                message.sender,
+                message.message_code,
+                message.identification,
+                message.message_type,
+                message.dated,
+                _provider(first),
+                *_prov(first)[:2],
+            )
+        )
+    messages = [k for k in keyed if k is not None]
+    if not messages:
+        return [True] * len(files)
+    columns = list(zip(*messages, strict=True))
+    inserted = await tx.fetch(
+        f"""insert into message(municipality_code, sender, message_code, identification,
+              message_type, dated, provider_agb, {_PROVENANCE})
+            select m, s, c, i, t, d, p, src, h, '/'
+            from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[],
+                        $7::text[], $8::text[], $9::text[]) with ordinality
+                 as u(m, s, c, i, t, d, p, src, h, n)
+            order by n
             on conflict (municipality_code, sender, message_code, identification) do nothing
-            returning id""",
-        _municipality(first),
-        message.message_type,
-        message.sender,
-        message.message_code,
-        message.identification,
-        message.dated,
-        _provider(first),
-        _prov(first)[0],
-        _prov(first)[1],
+            returning municipality_code, sender, message_code, identification""",
+        *[list(c) for c in columns],
     )
-    return new_message is not None
-
-
-def _first_prov(records: list[Record], youth: Youth) -> tuple[str, str, str]:
-    return next(_prov(r) for r in records if _youth_of(r) == youth)
+    new = {tuple(r) for r in inserted}
+    applied = []
+    for k in keyed:  # a message twice in the batch: only its first file applies it
+        applied.append(k is None or k[:4] in new)
+        if k is not None:
+            new.discard(k[:4])
+    return applied
 
 
 def _municipality(r: Record) -> str | None:
@@ -499,53 +603,58 @@ def _care_period_row(r: Any, end: Any, reason: str | None, *, started: bool) -> 
     )
 
 
-async def _load_starts(tx: Tx, rows: list[Any]) -> None:
-    # StatusAanlevering 1 adds the delivery (a period its stop created is now started);
-    # 3 removes the delivery with the same key.
-    for status, batch in _by_status(rows):
+async def _load_care_events(tx: Tx, rows: list[Any]) -> None:
+    """JW305 starts and JW307 stops, in document order. StatusAanlevering 1 adds a delivery:
+    a start makes the period started, a stop gives it its end (creating the period when
+    it is unknown); 3 removes one: a removed start removes the period, a removed stop
+    opens it again (or removes it when no start was ever delivered).
+
+    Consecutive events of one status are applied together: adds to one key combine into
+    what applying them in turn gives (the first creates the row, any start marks it
+    started, the last stop sets the end), and so do removals."""
+    for status, run in _by_status(rows):
+        keyed: dict[tuple[str, str, Any], list[Any]] = {}
+        for r in run:
+            keyed.setdefault((r.municipality_code, r.toewijzing_nummer, r.start), []).append(r)
         if status == "1":
             await tx.executemany(
                 _CARE_PERIOD_INSERT
-                + """ on conflict (municipality_code, toewijzing_nummer, start_date)
-                    do update set start_delivered = true where not care_period.start_delivered""",
-                [_care_period_row(r, None, None, started=True) for r in batch],
+                + """ on conflict (municipality_code, toewijzing_nummer, start_date) do update
+                    set start_delivered = care_period.start_delivered or excluded.start_delivered,
+                        end_date = case when $15 then excluded.end_date
+                                        else care_period.end_date end,
+                        end_reason = case when $15 then excluded.end_reason
+                                          else care_period.end_reason end
+                  where (care_period.start_delivered, care_period.end_date,
+                         care_period.end_reason)
+                        is distinct from
+                        (care_period.start_delivered or excluded.start_delivered,
+                         case when $15 then excluded.end_date else care_period.end_date end,
+                         case when $15 then excluded.end_reason
+                              else care_period.end_reason end)""",
+                [_combined_adds(events) for events in keyed.values()],
             )
-        else:
-            await tx.executemany(
-                """delete from care_period where municipality_code = $1
-                     and toewijzing_nummer = $2 and start_date = $3""",
-                [(r.municipality_code, r.toewijzing_nummer, r.start) for r in batch],
-            )
-
-
-async def _load_stops(tx: Tx, rows: list[Any]) -> None:
-    # StatusAanlevering 1 delivers the stop (creating the period when its start is unknown);
-    # 3 removes the stop delivery: the period is open again, or gone when no start was
-    # ever delivered for it.
-    for status, batch in _by_status(rows):
-        if status == "1":
-            await tx.executemany(
-                _CARE_PERIOD_INSERT
-                + """ on conflict (municipality_code, toewijzing_nummer,
-                    start_date) do update set end_date = excluded.end_date,
-                    end_reason = excluded.end_reason
-                  where (care_period.end_date, care_period.end_reason)
-                        is distinct from (excluded.end_date, excluded.end_reason)""",
-                [_care_period_row(r, r.end, r.end_reason, started=False) for r in batch],
-            )
-        else:
-            keys = [(r.municipality_code, r.toewijzing_nummer, r.start) for r in batch]
-            await tx.executemany(
-                """delete from care_period where municipality_code = $1
-                     and toewijzing_nummer = $2 and start_date = $3 and not start_delivered""",
-                keys,
-            )
-            await tx.executemany(
-                """update care_period set end_date = null, end_reason = null
-                   where municipality_code = $1 and toewijzing_nummer = $2 and start_date = $3
-                     and end_date is not null""",
-                keys,
-            )
+            continue
+        removed = [
+            k for k, events in keyed.items() if any(isinstance(e, CareStart) for e in events)
+        ]
+        await tx.executemany(
+            """delete from care_period where municipality_code = $1
+                 and toewijzing_nummer = $2 and start_date = $3""",
+            removed,
+        )
+        stops = [k for k in keyed if k not in set(removed)]
+        await tx.executemany(
+            """delete from care_period where municipality_code = $1
+                 and toewijzing_nummer = $2 and start_date = $3 and not start_delivered""",
+            stops,
+        )
+        await tx.executemany(
+            """update care_period set end_date = null, end_reason = null
+               where municipality_code = $1 and toewijzing_nummer = $2 and start_date = $3
+                 and end_date is not null""",
+            stops,
+        )
 
 
 def _by_status(rows: list[Any]) -> list[tuple[str, list[Any]]]:
@@ -557,6 +666,20 @@ def _by_status(rows: list[Any]) -> list[tuple[str, list[Any]]]:
         else:
             runs.append((r.status, [r]))
     return runs
+
+
+def _combined_adds(events: list[Any]) -> tuple[Any, ...]:
+    stops = [e for e in events if isinstance(e, CareStop)]
+    last_stop = stops[-1] if stops else None
+    return (
+        *_care_period_row(
+            events[0],
+            last_stop.end if last_stop else None,
+            last_stop.end_reason if last_stop else None,
+            started=any(isinstance(e, CareStart) for e in events),
+        ),
+        last_stop is not None,
+    )
 
 
 async def _load_claims(tx: Tx, rows: list[Any]) -> None:
@@ -873,14 +996,13 @@ async def _load_signals(tx: Tx, rows: list[ProviderSignal]) -> None:
 _LINKED = CareStart | CareStop | CarePeriod | ClaimLine  # records naming an assignment
 
 
-async def _count_unlinked(tx: Tx, records: list[Record]) -> int:
-    """References that point nowhere (a start, stop or claim for an unknown assignment) are
-    kept and counted in the run, never dropped."""
+async def _known_assignments(tx: Tx, records: list[Record]) -> set[tuple[str, str]]:
+    """Of the assignments the records refer to, those already stored."""
     keys = sorted(
         {(r.municipality_code, r.toewijzing_nummer) for r in records if isinstance(r, _LINKED)}
     )
     if not keys:
-        return 0
+        return set()
     known = await tx.fetch(
         """select municipality_code, toewijzing_nummer from assignment
            where (municipality_code, toewijzing_nummer) in
@@ -888,19 +1010,13 @@ async def _count_unlinked(tx: Tx, records: list[Record]) -> int:
         [k[0] for k in keys],
         [k[1] for k in keys],
     )
-    found = {(r["municipality_code"], r["toewijzing_nummer"]) for r in known}
-    return sum(
-        1
-        for r in records
-        if isinstance(r, _LINKED) and (r.municipality_code, r.toewijzing_nummer) not in found
-    )
+    return {(r["municipality_code"], r["toewijzing_nummer"]) for r in known}
 
 
-_LOADERS: dict[type, Any] = {
+_LOADERS: dict[Any, Any] = {
     Referral: _load_referrals,
     Assignment: _load_assignments,
-    CareStart: _load_starts,
-    CareStop: _load_stops,
+    CareStart | CareStop: _load_care_events,  # together, in document order
     ClaimLine: _load_claims,
     ClaimRejection: _load_claim_answers,
     ChangeRequest: _load_change_requests,
