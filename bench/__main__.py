@@ -83,11 +83,14 @@ def verify(w: Workload, servers: list[Target], token: str) -> tuple[Any, float]:
     return reference, slowest
 
 
-def seconds_for(single: float, a: argparse.Namespace, seconds: float) -> float:
+def seconds_for(
+    single: float, a: argparse.Namespace, seconds: float, *, scaling: bool = False
+) -> float:
     """Long enough for every connection to complete several requests (a slow workload on
     few cores), at most --max-duration."""
     cores = len(os.sched_getaffinity(0))
-    return min(max(seconds, 5 * single * a.connections / cores), a.max_duration)
+    connections = a.scaling_connections if scaling else a.connections
+    return min(max(seconds, 5 * single * connections / min(cores, connections)), a.max_duration)
 
 
 def measure(
@@ -98,9 +101,11 @@ def measure(
     *,
     seconds: dict[str, float],
     repeats: int,
+    connections: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Timed runs of `seconds[workload]`, alternating targets (and workloads) within each
     repeat; medians."""
+    connections = connections or a.connections
     runs: dict[str, dict[str, list[load.Run]]] = defaultdict(lambda: defaultdict(list))
     for w in ws:
         for t in servers:  # warm-up: connections, plans, JIT
@@ -110,7 +115,7 @@ def measure(
                 request.body,
                 tokens[w.role],
                 seconds=a.warmup,
-                connections=a.connections,
+                connections=connections,
             )
     for repeat in range(repeats):
         for w in ws:
@@ -121,7 +126,7 @@ def measure(
                     request.body,
                     tokens[w.role],
                     seconds=seconds[w.name],
-                    connections=a.connections,
+                    connections=connections,
                 )
                 runs[w.name][t.name].append(r)
                 say(
@@ -189,7 +194,7 @@ def main(a: argparse.Namespace) -> int:
             seconds["W2"] = seconds_for(
                 verify(w2, servers, tokens["municipality"])[1], a, a.duration
             )
-            ws = [w for w in (w1, w2) if w.name in chosen or "scaling" in chosen]
+            ws = [w for w in (w1, w2) if w.name in chosen]
             result["workloads"].update(
                 measure(ws, servers, tokens, a, seconds=seconds, repeats=a.repeats)
             )
@@ -213,16 +218,10 @@ def main(a: argparse.Namespace) -> int:
                     "from": "W1 (no response cache)",
                 }
 
-    # The scaling series: W1 and W2 on the data replicated; 1x is the run above.
+    # The scaling series: W1 and W2 on the region (1x) and on its data replicated.
     if "scaling" in chosen:
         for factor in (int(f) for f in a.scaling.split(",")):
-            if factor == 1:
-                result["scaling"]["1"] = {
-                    w: {t: m for t, m in result["workloads"].get(w, {}).items() if " x" not in t}
-                    for w in ("W1", "W2")
-                }
-                continue
-            database = asyncio.run(state.replica(region, factor, say))
+            database = "hub" if factor == 1 else asyncio.run(state.replica(region, factor, say))
             env_k = region.env(database)
             scaled = [
                 targets.hub("hub", env_k, logs, workers=1, cache=False),
@@ -232,14 +231,14 @@ def main(a: argparse.Namespace) -> int:
             with running(scaled):
                 rows, slowest = verify(w1, scaled, tokens["region"])
                 youth = _youth_total(rows)
-                seconds = {"W1": seconds_for(slowest, a, a.scaling_duration)}
+                seconds = {"W1": seconds_for(slowest, a, a.scaling_duration, scaling=True)}
                 if base_youth is not None and abs(youth - factor * base_youth) > 1e-6:
                     raise VerificationError(
                         f"{factor}x: W1 counts {youth:g} youth-months, "
                         f"not {factor} x {base_youth:g}"
                     )
                 slowest = verify(w2, scaled, tokens["municipality"])[1]
-                seconds["W2"] = seconds_for(slowest, a, a.scaling_duration)
+                seconds["W2"] = seconds_for(slowest, a, a.scaling_duration, scaling=True)
                 result["scaling"][str(factor)] = measure(
                     [w1, w2],
                     scaled,
@@ -247,6 +246,7 @@ def main(a: argparse.Namespace) -> int:
                     a,
                     seconds=seconds,
                     repeats=a.scaling_repeats,
+                    connections=a.scaling_connections,
                 )
 
     if "W4" in chosen:
@@ -287,6 +287,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--scaling", default="1,3,10", help="data factors of the scaling series")
     p.add_argument("--scaling-duration", type=float, default=5)
     p.add_argument("--scaling-repeats", type=int, default=1)
+    p.add_argument(
+        "--scaling-connections",
+        type=int,
+        default=1,
+        help="wrk connections of the scaling series: 1 measures the cost of one request",
+    )
     p.add_argument("--no-multi", action="store_true", help="skip the hub with one process per core")
     p.add_argument(
         "--max-duration",

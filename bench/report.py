@@ -138,19 +138,23 @@ def _table(header: list[str], rows: list[list[str]], *, markdown: bool) -> str:
 
 
 def text(result: dict[str, Any]) -> str:
-    parts = [
-        _table(
-            ["workload", "target", "req/s", "p50 ms", "p99 ms", "errors"],
-            _rows(result["workloads"]),
-            markdown=False,
-        ),
-        "",
-        _table(
-            ["workload", "ratio", "throughput", "p99"],
-            _ratio_rows(result["ratios"]),
-            markdown=False,
-        ),
-    ]
+    parts = (
+        []
+        if not result["workloads"]
+        else [
+            _table(
+                ["workload", "target", "req/s", "p50 ms", "p99 ms", "errors"],
+                _rows(result["workloads"]),
+                markdown=False,
+            ),
+            "",
+            _table(
+                ["workload", "ratio", "throughput", "p99"],
+                _ratio_rows(result["ratios"]),
+                markdown=False,
+            ),
+        ]
+    )
     if result.get("scaling"):
         parts += [
             "",
@@ -203,8 +207,10 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     if result.get("scaling"):
         lines += [
-            f"## Scaling (the region's records replicated; {s['scaling_duration']:g} s, "
-            f"{s['scaling_repeats']} run(s) each beyond 1x)",
+            "## Scaling (the region's records replicated in SQL; "
+            f"at least {s['scaling_duration']:g} s, "
+            f"{s['scaling_repeats']} run(s) of {s['scaling_connections']} connection(s) each: "
+            "the cost of a request as the data grows)",
             "",
             _table(
                 ["data", "workload", "target", "req/s", "p50 ms", "p99 ms"],
