@@ -89,8 +89,9 @@ def seconds_for(
     """Long enough for every connection to complete several requests (a slow workload on
     few cores), at most --max-duration."""
     cores = len(os.sched_getaffinity(0))
-    connections = a.scaling_connections if scaling else a.connections
-    return min(max(seconds, 5 * single * connections / min(cores, connections)), a.max_duration)
+    connections: int = a.scaling_connections if scaling else a.connections
+    longest: float = a.max_duration
+    return min(max(seconds, 5 * single * connections / min(cores, connections)), longest)
 
 
 def measure(
@@ -255,6 +256,7 @@ def main(a: argparse.Namespace) -> int:
         say(f"W4: {result['w4']}")
 
     result["seconds"] = time.monotonic() - started
+    result["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
     result["ratios"] = report.ratios(result["workloads"])
     out = Path(a.json) if a.json else region.home / "results.json"
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -53,6 +53,7 @@ def machine(admin_url: str) -> dict[str, Any]:
         else None,
         "wrk": _run(["wrk", "--version"]).split(" [")[0],
         "hub_commit": _run(["git", "rev-parse", "--short", "HEAD"]) + ("+" if dirty else ""),
+        "load_average_before": [round(x, 1) for x in os.getloadavg()],
     }
 
 
@@ -126,6 +127,10 @@ def _w4(w4: dict[str, float] | None) -> str:
     )
 
 
+def _load(values: list[float] | None) -> str:
+    return " / ".join(f"{v:.1f}" for v in values) if values else "?"
+
+
 def _table(header: list[str], rows: list[list[str]], *, markdown: bool) -> str:
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -183,7 +188,9 @@ def markdown(result: dict[str, Any]) -> str:
         "```",
         "",
         f"- machine: {m['nproc']} cores ({m['cpu']}), {m['ram_gib']} GiB RAM, {m['os']}; the "
-        "load generator, every server and PostgreSQL share the cores",
+        "load generator, every server and PostgreSQL share the cores; load average (1, 5, 15 "
+        f"min) {_load(m.get('load_average_before'))} before the run and "
+        f"{_load(result.get('load_average_after'))} after it",
         f"- PostgreSQL {m['postgresql']}, Python {m['python']}, Node {m['node']}, PostGraphile "
         f"{m['postgraphile']}, {m['wrk']}; hub at commit {m['hub_commit']}",
         f"- region: {s['years']} years at scale {s['scale']:g}; wrk, {s['connections']} "

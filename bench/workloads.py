@@ -221,3 +221,14 @@ def first_difference(a: Any, b: Any, path: str = "") -> str:
             if not same(x, y):
                 return first_difference(x, y, f"{path}[{i}]")
     return f"{path}: {str(a)[:300]} != {str(b)[:300]}"
+
+
+ROWS: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "W1": {"hub": _w1_hub, "postgraphile": _w1_postgraphile, "floor": _w1_floor},
+    "W2": {"hub": _w2_hub, "postgraphile": _w2_postgraphile, "floor": _w2_floor},
+}
+
+
+def rows_of(workload: str, kind: str, answer: Any) -> Any:
+    """The comparable rows of one target's answer to W1 or W2."""
+    return ROWS[workload][kind](answer)
