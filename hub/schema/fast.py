@@ -22,11 +22,13 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
+from enum import Enum
 from operator import attrgetter
 from typing import Any, Final
 
 from graphql import (
     GraphQLBoolean,
+    GraphQLEnumType,
     GraphQLField,
     GraphQLFloat,
     GraphQLID,
@@ -54,6 +56,9 @@ MODES: Final = ("on", "off", "compare")
 _CONDITIONS: Final = frozenset({"skip", "include"})
 _PLAIN_VALUES: Final = frozenset({str, int, float, bool, date, datetime})
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
+_UNSEEN: Final = object()
 
 
 class _Miss(Exception):  # noqa: N818 (a signal, not an error)
@@ -316,4 +321,24 @@ def _leaf(type_: GraphQLLeafType, non_null: bool) -> Complete:
             return general(value)
 
         return number
+    if isinstance(type_, GraphQLEnumType) or type_.name == "Date":
+        return _memo(general)
     return general
+
+
+def _memo(general: Complete) -> Complete:
+    """Enum members and dates repeat down a page; their output is a function of the value
+    (datetimes are not memoised: equal instants in other zones print differently)."""
+    known: dict[tuple[type, Any], Any] = {}
+
+    def complete(value: Any) -> Any:
+        cls = value.__class__
+        if cls is date or isinstance(value, Enum):
+            key = (cls, value)
+            out = known.get(key, _UNSEEN)
+            if out is _UNSEEN:
+                out = known[key] = general(value)
+            return out
+        return general(value)
+
+    return complete

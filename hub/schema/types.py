@@ -9,6 +9,7 @@ the resolver and in the compiled completion of hub/schema/fast.py alike."""
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
@@ -567,7 +568,7 @@ class Trajectory(_Linked):
     async def claims(self, info: Info[Context, None], last: int | None = None) -> list[Claim]:
         if last is not None and last < 0:
             raise PublicError(f"`last` must be at least 0, got {last}", code="PAGE_SIZE")
-        prefetched = _prefetched(self, prefetch_key("claims", {"last": last}))
+        prefetched = _prefetched(self, _claims_key(last))
         if prefetched is not _MISSING:
             return prefetched  # type: ignore[no-any-return]
         rows = await _ctx(info).loader("claims_by_trajectory").load(_key(self._row))
@@ -592,7 +593,7 @@ class Trajectory(_Linked):
         if links.claims:
             claims = [Claim.of(r) for r in reversed(row["claim_rows"])]
             for last in lasts:
-                prefetched[prefetch_key("claims", {"last": last})] = _latest(claims, last)
+                prefetched[_claims_key(last)] = _latest(claims, last)
         trajectory._prefetched = prefetched
         return trajectory
 
@@ -615,3 +616,8 @@ def _latest(items: list[T], last: int | None) -> list[T]:
     if last is None:
         return list(items)
     return items[max(len(items) - last, 0) :] if last else []
+
+
+@functools.lru_cache(maxsize=64)
+def _claims_key(last: int | None) -> tuple[Any, ...]:
+    return prefetch_key("claims", {"last": last})
