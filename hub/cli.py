@@ -75,7 +75,7 @@ def cmd_token(s: Settings, a: argparse.Namespace) -> int:
 async def _ingest_sources(urls: Urls, s: Settings, batches: list[Batch]) -> list[RunResult]:
     """Ingest each source (its files, or a pull when it has no files but a URL), with a
     progress bar per source and a summary table at the end."""
-    from hub.ingest import ingest_source  # noqa: PLC0415  (keeps `hub token` light)
+    from hub.ingest import ingest_source, refresh_facts  # noqa: PLC0415  (keeps `hub token` light)
 
     db = Database(urls.service, max_size=2)
     await db.open()
@@ -86,6 +86,13 @@ async def _ingest_sources(urls: Urls, s: Settings, batches: list[Batch]) -> list
             shown.append(progress)
             await ingest_source(db, s, source, paths, progress)
             progress.done()
+        started = time.monotonic()
+        refreshed = await refresh_facts(db, s)
+        print(
+            f"indicator facts of {refreshed} municipalities refreshed in "
+            f"{time.monotonic() - started:.1f} s",
+            file=sys.stderr,
+        )
         return [run for p in shown for run in p.runs]
     finally:
         await db.close()

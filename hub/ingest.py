@@ -29,6 +29,7 @@ from hub.config import ConfigError, Settings
 from hub.db import Database, Scope
 from hub.model import FileResult
 from hub.pseudonym import pseudonymise
+from hub.resolvers import indicators
 from hub.store.load import RunResult, SourceInfo, load_file, load_files, register_source
 
 log = logging.getLogger("hub.ingest")
@@ -263,7 +264,17 @@ class Pusher:
             path = Path(folder) / safe
             path.write_bytes(data)
             result = await asyncio.to_thread(adapter.read, path, ctx)
-        return await load_file(self.db, source, result)
+        run = await load_file(self.db, source, result)
+        await refresh_facts(self.db, self.settings)
+        return run
+
+
+async def refresh_facts(db: Database, settings: Settings) -> int:
+    """Bring the stored indicator facts up to date with what was loaded (see
+    hub/resolvers/indicators.py); returns how many municipalities were recomputed."""
+    return await indicators.refresh_facts(
+        db, [m.code for m in settings.region()], settings.long_running_years
+    )
 
 
 _CURSOR_SCOPE = Scope("ingest", actor="cursor", ingest_municipalities=("-",))

@@ -5,6 +5,11 @@ switching youth), each grouped by the requested dimensions over a set of calenda
 computed here. Every value comes with its support (the distinct youth it is computed from)
 for hub/suppression.py. The facts are read region-wide: a municipality or the public sees
 other municipalities only through suppression.
+
+Questions by municipality and whole calendar months, quarters or years (the dashboard's)
+read the stored results of the same queries instead (table indicator_fact, kept by
+`refresh_facts` for the municipalities whose records changed); while any municipality
+awaits its refresh, they are computed live like every other question.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
-from hub.db import Tx
+from hub.db import Database, Scope, Tx
 from hub.suppression import TIME, Answer, Cell, Row
 
 JEUGDHULP = ("AMBULANT", "RESIDENTIAL", "CRISIS")
@@ -269,27 +275,27 @@ async def compute(
                 "= m.code), '{}') as population from municipality m",
                 (),
             ),
+            (_FACT_STATE, ()),
         ]
     )
-    (data_range,), budgets, populations = info
+    (data_range,), budgets, populations, (state,) = info
     first, last = data_range[0], data_range[1]
     periods = buckets(req, first, last)
-    args = [
-        list(req.municipalities) if req.municipalities else None,
-        list(req.counted_care_types) if req.counted_care_types else None,
-        list(req.product_categories) if req.product_categories else None,
-        list(req.providers) if req.providers else None,
-        list(range(len(periods))),
-        [b.start for b in periods],
-        [b.end for b in periods],
-        last or date.max,
+    fresh = (state["clean"], state["last_date"], state["long_running_years"]) == (
+        True,
+        last,
         long_running_years,
-    ]
-    families = _queries(req)
-    results = await tx.fetch_region_wide([(sql, _used_args(sql, args)) for _, sql in families])
-    facts = {
-        family: _by_key(rows, req) for (family, _), rows in zip(families, results, strict=True)
-    }
+    )
+    grain = _fact_grain(req, periods) if fresh else None
+    if grain is not None:
+        facts = await _stored_facts(tx, req, grain, periods)
+    else:
+        families = _queries(req)
+        args = _args(req, periods, last, long_running_years)
+        results = await tx.fetch_region_wide([(sql, _used_args(sql, args)) for _, sql in families])
+        facts = {
+            family: _by_key(rows, req) for (family, _), rows in zip(families, results, strict=True)
+        }
     rows = _rows(
         req,
         periods,
@@ -300,6 +306,146 @@ async def compute(
         last=last,
     )
     return periods, rows
+
+
+def _args(req: Request, periods: list[Bucket], last: date | None, years: int) -> list[Any]:
+    return [
+        list(req.municipalities) if req.municipalities else None,
+        list(req.counted_care_types) if req.counted_care_types else None,
+        list(req.product_categories) if req.product_categories else None,
+        list(req.providers) if req.providers else None,
+        list(range(len(periods))),
+        [b.start for b in periods],
+        [b.end for b in periods],
+        last or date.max,
+        years,
+    ]
+
+
+# Stored facts --------------------------------------------------------------------------
+
+GRAINS = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}  # months per period
+# One metric of each family: a refresh stores every family.
+_EVERY_FAMILY = (
+    "YOUTH_IN_CARE",
+    "COST_EUR",
+    "WAITING_DAYS",
+    "LONG_RUNNING_YOUTH",
+    "SWITCHING_YOUTH",
+)
+_FACT_STATE = """select s.last_date, s.long_running_years,
+    not exists (select 1 from fact_dirty) as clean from indicator_fact_state s"""
+
+
+def _fact_grain(req: Request, periods: list[Bucket]) -> str | None:
+    """The grain of stored facts that answers the request exactly, if any: grouped by
+    municipality and a time dimension only, no filter but municipalities, and every period a
+    whole calendar month, quarter or year."""
+    time = req.time
+    if time is None or set(req.group_by) - set(TIME) != {"MUNICIPALITY"}:
+        return None
+    if (req.care_types, req.product_categories, req.providers) != (None, None, None):
+        return None
+    months = GRAINS[time]
+    whole = all(
+        b.start.day == 1
+        and (b.start.month - 1) % months == 0
+        and b.end == _add_months(b.start, months) - timedelta(days=1)
+        for b in periods
+    )
+    return time if whole else None
+
+
+async def _stored_facts(
+    tx: Tx, req: Request, grain: str, periods: list[Bucket]
+) -> dict[str, dict[tuple[Any, ...], Any]]:
+    families = [family for family, _ in _queries(req)]
+    (rows,) = await tx.fetch_region_wide(
+        [
+            (
+                """select family, municipality_code, period_start, data from indicator_fact
+                   where grain = $1 and period_start = any($2::date[])
+                     and family = any($3::text[])
+                     and ($4::text[] is null or municipality_code = any($4))""",
+                (
+                    grain,
+                    [b.start for b in periods],
+                    families,
+                    list(req.municipalities) if req.municipalities else None,
+                ),
+            )
+        ]
+    )
+    bid = {b.start: i for i, b in enumerate(periods)}
+    facts: dict[str, dict[tuple[Any, ...], Any]] = {family: {} for family in families}
+    for r in rows:
+        key = (bid[r["period_start"]], r["municipality_code"])
+        facts[r["family"]][key] = _decoded(r["data"])
+    return facts
+
+
+def _decoded(data: str) -> dict[str, Any]:
+    """A stored family row as the live query returns it: numerics as Decimal, medians
+    (double precision, stored as their shortest exact text) as float."""
+    row: dict[str, Any] = json.loads(data, parse_float=Decimal)
+    for median in ("delay", "waiting"):
+        if row.get(median) is not None:
+            row[median] = float(row[median])
+    return row
+
+
+async def refresh_facts(db: Database, region: Sequence[str], long_running_years: int) -> int:
+    """Recompute the stored facts of the municipalities whose records changed (all of them
+    when the data's last date moved); returns how many municipalities were recomputed.
+
+    Holds fact_dirty locked throughout, so a concurrent ingest waits to mark what it changes
+    until this is done and nothing it changes is lost from view."""
+    scope = Scope("ingest", actor="facts", ingest_municipalities=tuple(sorted(region)))
+    async with db.tenant(scope, readonly=False, timeout_ms=3_600_000) as tx:
+        await tx.execute("lock table fact_dirty in share row exclusive mode")
+        dirty = {r[0] for r in await tx.fetch("select municipality_code from fact_dirty")}
+        ((first, last),) = await tx.fetch(_DATA_RANGE)
+        (state,) = await tx.fetch(_FACT_STATE)
+        moved = (state["last_date"], state["long_running_years"]) != (last, long_running_years)
+        todo = sorted(set(region) if moved else dirty & set(region))
+        for municipality in todo:
+            await tx.execute(
+                "delete from indicator_fact where municipality_code = $1", municipality
+            )
+            for grain in GRAINS:
+                await _store_facts(
+                    tx, municipality, grain, first=first, last=last, years=long_running_years
+                )
+        await tx.execute("delete from fact_dirty")
+        await tx.execute(
+            """update indicator_fact_state set last_date = $1, long_running_years = $2,
+                 refreshed_at = now()""",
+            last,
+            long_running_years,
+        )
+        return len(todo)
+
+
+async def _store_facts(
+    tx: Tx, municipality: str, grain: str, *, first: date | None, last: date | None, years: int
+) -> None:
+    req = Request(_EVERY_FAMILY, ("MUNICIPALITY", grain), municipalities=(municipality,))
+    periods = buckets(req, first, last)
+    if not periods:
+        return
+    args = _args(req, periods, last, years)
+    for family, sql in _queries(req):
+        used = _used_args(sql, args)
+        n = len(used)
+        await tx.execute(
+            f"""insert into indicator_fact(municipality_code, grain, period_start, family, data)
+                select q.m, ${n + 1}, ($6::date[])[q.bid + 1], ${n + 2},
+                       to_jsonb(q) - 'bid' - 'm'
+                from ({sql}) q""",
+            *used,
+            grain,
+            family,
+        )
 
 
 def _used_args(sql: str, args: list[Any]) -> list[Any]:

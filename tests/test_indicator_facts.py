@@ -1,0 +1,174 @@
+"""Stored indicator facts (table indicator_fact): the questions they answer get exactly the
+live answer, for every role; they are used only while fresh; a refresh recomputes only the
+municipalities whose records changed; and the table keeps each municipality's figures
+behind its wall."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import asyncpg
+import pytest
+
+from hub import auth
+from hub.config import default_region
+from hub.db import Scope
+from hub.ingest import ingest, refresh_facts
+from hub.resolvers import indicators
+from hub.store.load import SourceInfo
+from hub.synth import generate
+
+from .conftest import SECRET, Api, load_generated, settings_for, token
+
+BSN = "999990123"  # in the test range of BSNs
+THREE = [m for m in default_region() if m.code in ("0148", "0150", "0193")]
+CODES = [m.code for m in THREE]
+METRICS = [
+    "YOUTH_IN_CARE", "TRAJECTORIES_STARTED", "TRAJECTORIES_ENDED", "AVERAGE_DURATION_DAYS",
+    "RESIDENTIAL_SHARE", "YOUTH_PER_1000", "REPEAT_INFLOW_SHARE", "DROPOUT_SHARE", "COST_EUR",
+    "BUDGET_EUR", "BUDGET_UTILISATION", "CLAIM_DELAY_DAYS", "WAITING_DAYS",
+    "LONG_RUNNING_YOUTH", "SWITCHING_YOUTH",
+]  # fmt: skip
+QUERY = """query ($metrics: [Metric!]!, $groupBy: [Dimension!]!, $filter: IndicatorFilter) {
+  indicators(metrics: $metrics, groupBy: $groupBy, filter: $filter) {
+    rows { municipality year quarter month values { metric value suppressed } } } }"""
+# (groupBy, filter): questions the stored facts answer
+STORED = [
+    (["MUNICIPALITY", "MONTH"], {"from": "2025-01-01", "to": "2025-12-31"}),
+    (["MUNICIPALITY", "YEAR", "QUARTER"], {"from": "2024-04-01", "to": "2025-09-30"}),
+    (["MUNICIPALITY", "YEAR"], {}),
+    (["MUNICIPALITY", "MONTH"], {"municipalities": ["0193"], "from": "2024-11-01"}),
+]
+# and questions they do not: answered live even when the facts are fresh
+LIVE = [
+    (["MUNICIPALITY", "MONTH"], {"from": "2025-01-15", "to": "2025-12-31"}),
+    (["MUNICIPALITY", "YEAR"], {"careTypes": ["RESIDENTIAL"]}),
+    (["MUNICIPALITY", "CARE_TYPE", "YEAR"], {}),
+    (["YEAR"], {}),
+    (["MUNICIPALITY"], {}),
+]
+ROLES = [
+    ("region", {}),
+    ("municipality", {"municipality": "0193"}),
+    ("public", {}),
+    ("provider", {"provider": "12345678"}),
+    ("admin", {}),
+]
+
+
+@pytest.fixture(scope="module")
+async def region(make_database, open_db, tmp_path_factory):
+    out = tmp_path_factory.mktemp("facts")
+    generate(out, seed=11, years=2, scale=0.03, region=THREE)
+    urls = await make_database(THREE)
+    db = await open_db(urls)
+    settings = settings_for(THREE, out)
+    await load_generated(db, settings, out)
+    return urls, db, settings, Api(db, CODES, max_cost=10**9)
+
+
+async def _admin(urls: Any, sql: str) -> Any:
+    conn = await asyncpg.connect(urls.admin)
+    try:
+        return await conn.fetch(sql)
+    finally:
+        await conn.close()
+
+
+async def _statements(db: Any, group_by: list[str], f: dict[str, Any]) -> int:
+    """Statements the region's answer takes (the facts path reads one table)."""
+    req = indicators.Request(
+        tuple(METRICS),
+        tuple(group_by),
+        municipalities=tuple(f["municipalities"]) if "municipalities" in f else None,
+        start=date.fromisoformat(f["from"]) if "from" in f else None,
+        end=date.fromisoformat(f["to"]) if "to" in f else None,
+        care_types=tuple(f["careTypes"]) if "careTypes" in f else None,
+    )
+    async with db.tenant(auth.verify(SECRET, token("region"))) as tx:
+        await indicators.compute(tx, req, CODES, 2)
+        return int(tx.statements)
+
+
+async def _answers(api: Api, questions: list[Any]) -> list[Any]:
+    return [
+        await api.query(
+            QUERY,
+            {"metrics": METRICS, "groupBy": group_by, "filter": f},
+            bearer=token(role, **claims),
+        )
+        for group_by, f in questions
+        for role, claims in ROLES
+        if role != "admin"
+    ]
+
+
+async def test_stored_facts_give_the_live_answer_for_every_role(region) -> None:
+    urls, db, settings, api = region
+    assert await refresh_facts(db, settings) == 3  # every municipality, the first time
+    assert await refresh_facts(db, settings) == 0  # nothing changed since
+    assert await _admin(urls, "select * from fact_dirty") == []
+    rows = await _admin(urls, "select grain, count(*) from indicator_fact group by 1 order by 1")
+    assert {r["grain"] for r in rows} == {"MONTH", "QUARTER", "YEAR"}
+
+    fresh = [await _statements(db, g, f) for g, f in STORED + LIVE]
+    stored = await _answers(api, STORED)
+    live_anyway = await _answers(api, LIVE)
+
+    await _admin(urls, "insert into fact_dirty values ('0148')")  # facts no longer fresh
+    stale = [await _statements(db, g, f) for g, f in STORED + LIVE]
+    assert await _answers(api, STORED) == stored
+    assert await _answers(api, LIVE) == live_anyway
+    # four reads of what every answer needs (data range, budgets, population, the facts'
+    # state), then fresh facts: one read of them instead of a query per family (five)
+    assert fresh[: len(STORED)] == [4 + 1] * len(STORED)
+    assert stale[: len(STORED)] == [4 + 5] * len(STORED)
+    assert fresh[len(STORED) :] == stale[len(STORED) :]
+    assert any(
+        v["suppressed"] for a in stored for r in a["indicators"]["rows"] for v in r["values"]
+    )
+    assert await refresh_facts(db, settings) == 1
+
+
+async def test_a_refresh_recomputes_only_what_changed(region, tmp_path) -> None:
+    urls, db, settings, api = region
+    await refresh_facts(db, settings)
+    before = await _answers(api, STORED[:1])
+    # One more referral and assignment of 0150 (CSV source), within the data's period.
+    folder = tmp_path
+    (folder / "assignments.csv").write_text(
+        "bsn,provider_agb,assignment_number,product_category,product_code,assigned_on,start,end\n"
+        f"{BSN},12345678,FACTS-1,45,45A01,2025-03-01,2025-03-03,2025-03-31\n",
+        encoding="utf-8",
+    )
+    (folder / "periods.csv").write_text(
+        "bsn,provider_agb,assignment_number,product_category,product_code,start,end,end_reason\n"
+        f"{BSN},12345678,FACTS-1,45,45A01,2025-03-03,2025-03-31,01\n",
+        encoding="utf-8",
+    )
+    for kind, name in (("assignment", "assignments.csv"), ("care_period", "periods.csv")):
+        source = SourceInfo(
+            f"facts-{kind}", "csv", "0150", None, {"kind": kind, "municipality": "0150"}
+        )
+        (run,) = await ingest(db, settings, source, [folder / name])
+        assert (run.status, run.records_accepted) == ("loaded", 1), run
+    assert {r[0] for r in await _admin(urls, "select * from fact_dirty")} == {"0150"}
+    # until the refresh the answer is live, and already includes the new youth
+    changed = await _answers(api, STORED[:1])
+    assert changed != before
+    assert await refresh_facts(db, settings) == 1
+    assert await _answers(api, STORED[:1]) == changed
+
+
+@pytest.mark.parametrize(("role", "claims"), ROLES)
+async def test_stored_facts_stay_behind_each_municipalitys_wall(region, role, claims) -> None:
+    """Read directly, the table shows a municipality its own figures, the region all, and
+    nobody else anything; through `indicators` everyone gets suppressed figures (above)."""
+    _, db, settings, _ = region
+    await refresh_facts(db, settings)
+    scope: Scope = auth.verify(SECRET, token(role, **claims))
+    async with db.tenant(scope) as tx:
+        seen = {r[0] for r in await tx.fetch("select municipality_code from indicator_fact")}
+    expected = {"region": set(CODES), "municipality": {"0193"}}.get(role, set())
+    assert seen == expected
