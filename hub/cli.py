@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hub import auth, logs
 from hub.config import ConfigError, Settings, settings
@@ -258,18 +258,53 @@ def cmd_generate(s: Settings, a: argparse.Namespace) -> int:
     return 0
 
 
-def serve(urls: Urls, s: Settings, host: str, port: int, sources: Path | None = None) -> None:
-    """Serve GraphQL; with a sources file, also push ingestion for its file sources."""
+def serve(
+    urls: Urls,
+    s: Settings,
+    host: str,
+    port: int,
+    *,
+    sources: Path | None = None,
+    workers: int = 1,
+) -> None:
+    """Serve GraphQL in `workers` processes; with a sources file, also push ingestion for
+    its file sources."""
     import uvicorn  # noqa: PLC0415
 
+    # The worker processes build their app from the environment (worker_app).
+    os.environ[_SERVICE_URL] = urls.service
+    if sources is not None:
+        os.environ[_PUSH_SOURCES] = str(sources.resolve())
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        # Our own JSON logging and one log line per request (hub.metrics) instead of uvicorn's.
+        "log_config": None,
+        "access_log": False,
+    }
+    if workers > 1:
+        uvicorn.run("hub.cli:worker_app", factory=True, workers=workers, **common)
+    else:
+        uvicorn.run(worker_app(), **common)
+
+
+_SERVICE_URL, _PUSH_SOURCES = "HUB_SERVICE_DATABASE_URL", "HUB_PUSH_SOURCES"
+
+
+def worker_app() -> Any:
+    """The app of one server process, from the environment `serve` leaves (also usable as
+    `uvicorn hub.cli:worker_app --factory` against HUB_SERVICE_DATABASE_URL)."""
     from hub.app import create_app  # noqa: PLC0415
     from hub.ingest import Pusher, read_sources  # noqa: PLC0415
     from hub.metrics import token_from_env  # noqa: PLC0415
 
-    db = Database(urls.service)
+    logs.setup()  # again in a worker process of its own
+    s = settings()
+    db = Database(os.environ[_SERVICE_URL])
     push = None
-    if sources is not None:
-        configs = [c for c in read_sources(sources) if not c.is_url]
+    if os.environ.get(_PUSH_SOURCES):
+        configs = [c for c in read_sources(Path(os.environ[_PUSH_SOURCES])) if not c.is_url]
         push = Pusher(db, s, {c.info.id: c.info for c in configs})
     app = create_app(
         db,
@@ -291,14 +326,20 @@ def serve(urls: Urls, s: Settings, host: str, port: int, sources: Path | None = 
     # A page of records is thousands of short-lived dicts and no cycles: collect far less
     # often than every 700 allocations (PERFORMANCE.md: about 20% of a request's time).
     gc.set_threshold(50_000, 20, 20)
-    # Our own JSON logging and one log line per request (hub.metrics) instead of uvicorn's.
-    uvicorn.run(app, host=host, port=port, log_level="warning", log_config=None, access_log=False)
+    return app
 
 
 def cmd_serve(s: Settings, a: argparse.Namespace) -> int:
     urls = _migrate(s)
     print(f"serving http://{a.host}:{a.port}/graphql", file=sys.stderr)
-    serve(urls, s, a.host, a.port, Path(a.sources) if a.sources else None)
+    serve(
+        urls,
+        s,
+        a.host,
+        a.port,
+        sources=Path(a.sources) if a.sources else None,
+        workers=a.workers,
+    )
     return 0
 
 
@@ -341,7 +382,7 @@ def cmd_demo(s: Settings, a: argparse.Namespace) -> int:
         '-d \'{"query":"{ trajectories(first: 5) { totalCount nodes { careType start '
         "provider { agb } } } }\"}'\n"
     )
-    serve(urls, s, a.host, a.port, toml)
+    serve(urls, s, a.host, a.port, sources=toml)
     return 0
 
 
@@ -361,6 +402,12 @@ def parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("serve", help="serve GraphQL")
     with_host(sv)
     sv.add_argument("--sources", help="sources file whose file sources accept POST /ingest/ID")
+    sv.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="server processes (default: one per core)",
+    )
     sub.add_parser("migrate", help="create roles and apply migrations")
     g = sub.add_parser("generate", help="write the synthetic region's sources")
     g.add_argument("outdir")
