@@ -127,6 +127,61 @@ def _w4(w4: dict[str, float] | None) -> str:
     )
 
 
+def goals(result: dict[str, Any]) -> list[list[str]]:
+    """Issue 6's goals against this run: [goal, figure, met]."""
+    rows = []
+    ratios_ = result.get("ratios", {})
+    for w in ("W1", "W2", "W3"):
+        r = ratios_.get(w, {}).get("hub / postgraphile")
+        if r:
+            met = r["throughput"] >= 1.0 and r["p99"] <= 1.0
+            rows.append(
+                [
+                    f"{w}: hub at least PostGraphile's throughput, p99 no worse",
+                    f"{r['throughput']:.2f}x, p99 {r['p99']:.2f}x",
+                    _yes(met),
+                ]
+            )
+    for w in ("W1", "W2"):
+        r = ratios_.get(w, {}).get("hub / floor")
+        if r:
+            rows.append(
+                [
+                    f"{w}: hub within 2x of the floor",
+                    f"{r['throughput']:.2f}x",
+                    _yes(r["throughput"] >= 0.5),
+                ]
+            )
+    w4 = result.get("w4")
+    if w4:
+        scale = result["settings"]["scale"]
+        rows.append(
+            [
+                f"W4: the region in under 60 s and 1 GiB (here at scale {scale:g})",
+                f"{w4['seconds']:.0f} s, {w4['peak_rss_mib']:,.0f} MiB",
+                _yes(w4["seconds"] < 60 and w4["peak_rss_mib"] < 1024),
+            ]
+        )
+    scaling = result.get("scaling", {})
+    factors = sorted(int(f) for f in scaling)
+    hub_w1 = {f: scaling[str(f)].get("W1", {}).get("hub") for f in factors}
+    if len(factors) > 1 and all(m and m["rps"] > 0 for m in hub_w1.values()):
+        lo, hi = factors[0], factors[-1]
+        growth = hub_w1[hi]["p50_ms"] / hub_w1[lo]["p50_ms"]
+        rows.append(
+            [
+                f"W1's cost sub-linear in the data ({lo}x to {hi}x)",
+                f"p50 x{growth:.1f} for data x{hi / lo:g}",
+                _yes(growth < hi / lo),
+            ]
+        )
+    return rows
+
+
+def _yes(met: bool) -> str:
+    return "yes" if met else "**no**"
+
+
 def _load(values: list[float] | None) -> str:
     return " / ".join(f"{v:.1f}" for v in values) if values else "?"
 
@@ -170,6 +225,8 @@ def text(result: dict[str, Any]) -> str:
             ),
         ]
     parts += ["", "W4: " + _w4(result.get("w4"))]
+    if goals(result):
+        parts += ["", _table(["goal", "this run", "met"], goals(result), markdown=False)]
     parts += [f"note: {n}" for n in result.get("notes", [])]
     return "\n".join(parts)
 
@@ -216,7 +273,8 @@ def markdown(result: dict[str, Any]) -> str:
         lines += [
             "## Scaling (the region's records replicated in SQL; "
             f"at least {s['scaling_duration']:g} s, "
-            f"{s['scaling_repeats']} run(s) of {s['scaling_connections']} connection(s) each: "
+            f"{s['scaling_repeats']} run(s) of {s.get('scaling_connections', '?')} "
+            "connection(s) each: "
             "the cost of a request as the data grows)",
             "",
             _table(
@@ -227,6 +285,18 @@ def markdown(result: dict[str, Any]) -> str:
             "",
         ]
     lines += ["## W4: ingest", "", _w4(result.get("w4")), ""]
+    lines += [
+        "## Against the goals of issue 6",
+        "",
+        _table(["goal", "this run", "met"], goals(result), markdown=True),
+        "",
+    ]
     if result.get("notes"):
         lines += ["## Notes", "", *[f"- {n}" for n in result["notes"]], ""]
     return "\n".join(lines)
+
+
+if __name__ == "__main__":  # re-render a results file: python -m bench.report FILE.json
+    import sys
+
+    print(markdown(json.loads(Path(sys.argv[1]).read_text())), end="")
