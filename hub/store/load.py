@@ -346,27 +346,7 @@ async def _load_records(tx: Tx, files: list[FileResult]) -> list[int]:
     """Upsert the records of the files; returns per file how many of its records point at
     nothing (stored and flagged, never dropped)."""
     records = [r for f in files for r in f.records]
-    # Every distinct youth, in order of appearance: a later file may fill in what was unknown.
-    youths = list(dict.fromkeys(y for r in records if (y := _youth_of(r))))
-    firsts: dict[Youth, tuple[str, str, str]] = {}
-    for r in records:
-        if (y := _youth_of(r)) is not None:
-            firsts.setdefault(y, _prov(r))
-    await tx.executemany(
-        f"""insert into youth(municipality_code, pseudonym, birth_year, birth_month, gender,
-              {_PROVENANCE}) values ($1, $2, $3, $4, $5, $6, $7, $8)
-            on conflict (municipality_code, pseudonym) do update
-              set birth_year = coalesce(youth.birth_year, excluded.birth_year),
-                  birth_month = coalesce(youth.birth_month, excluded.birth_month),
-                  gender = coalesce(youth.gender, excluded.gender)
-            where (youth.birth_year is null and excluded.birth_year is not null)
-               or (youth.birth_month is null and excluded.birth_month is not null)
-               or (youth.gender is null and excluded.gender is not null)""",
-        [
-            (y.municipality_code, y.pseudonym, y.birth_year, y.birth_month, y.gender, *firsts[y])
-            for y in youths
-        ],
-    )
+    await _load_youth(tx, records)
     providers = sorted(
         {r.provider_agb for r in records if hasattr(r, "provider_agb")}
         | {r.answer.provider_agb for r in records if isinstance(r, ClaimRejection)}
@@ -382,12 +362,13 @@ async def _load_records(tx: Tx, files: list[FileResult]) -> list[int]:
         batch = [r for r in to_load if isinstance(r, kind)]
         if batch:
             await loader(tx, batch)
-    for municipality in sorted({y.municipality_code for y in youths}):
+    youths = {(y.municipality_code, y.pseudonym) for r in records if (y := _youth_of(r))}
+    for municipality in sorted({m for m, _ in youths}):
         await tx.execute(
             """select refresh_trajectories($1, array(
                  select id from youth where municipality_code = $1 and pseudonym = any($2)))""",
             municipality,
-            sorted({y.pseudonym for y in youths if y.municipality_code == municipality}),
+            sorted(p for m, p in youths if m == municipality),
         )
     # A reference is linked when its assignment was stored before or came in this file or an
     # earlier one of the batch (assignments are never removed).
@@ -408,6 +389,45 @@ async def _load_records(tx: Tx, files: list[FileResult]) -> list[int]:
             )
         )
     return unlinked
+
+
+async def _load_youth(tx: Tx, records: list[Record]) -> None:
+    """One row per youth in one statement. What the records say of a youth combines as
+    loading them in turn would: the first known birth year, month and gender stay; the row
+    carries the provenance of the first record naming the youth."""
+    merged: dict[tuple[str, str], list[Any]] = {}
+    for r in records:
+        y = _youth_of(r)
+        if y is None:
+            continue
+        row = merged.setdefault(
+            (y.municipality_code, y.pseudonym),
+            [y.municipality_code, y.pseudonym, None, None, None, *_prov(r)],
+        )
+        for i, value in enumerate((y.birth_year, y.birth_month, y.gender), start=2):
+            if row[i] is None:
+                row[i] = value
+    if not merged:
+        return
+    await tx.execute(
+        f"""insert into youth(municipality_code, pseudonym, birth_year, birth_month, gender,
+              {_PROVENANCE})
+            select * from unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::text[],
+                                 $6::text[], $7::text[], $8::text[])
+            on conflict (municipality_code, pseudonym) do update
+              set birth_year = coalesce(youth.birth_year, excluded.birth_year),
+                  birth_month = coalesce(youth.birth_month, excluded.birth_month),
+                  gender = coalesce(youth.gender, excluded.gender)
+            where (youth.birth_year is null and excluded.birth_year is not null)
+               or (youth.birth_month is null and excluded.birth_month is not null)
+               or (youth.gender is null and excluded.gender is not null)""",
+        *_columns(list(merged.values()), 8),
+    )
+
+
+def _columns(rows: list[Any], width: int) -> list[list[Any]]:
+    """Rows as columns, for unnest($1::t[], $2::t[], ...)."""
+    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
 async def _new_messages(tx: Tx, files: list[FileResult]) -> list[bool]:
@@ -685,38 +705,51 @@ def _combined_adds(events: list[Any]) -> tuple[Any, ...]:
 async def _load_claims(tx: Tx, rows: list[Any]) -> None:
     # A claim line is immutable once sent: corrections come as a credit line naming it
     # (VorigReferentieNummer) and a new debit line; see the `claim` view for the outcome.
-    await tx.executemany(
+    # One statement, in order: of lines with one key, the first stays.
+    await tx.execute(
         f"""insert into claim_line(municipality_code, youth_id, provider_agb, reference,
               previous_reference, toewijzing_nummer, product_category, product_code,
               period_start, period_end, volume, unit, rate_cents, amount_cents, debit_credit,
               claim_number, claim_date, claim_message_id, {_PROVENANCE})
-            values ($1, {_YOUTH_ID}, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                    $16, $17, $18, $19, $20, $21)
+            select u.m, (select id from youth y where y.municipality_code = u.m
+                                                and y.pseudonym = u.p),
+                   u.agb, u.ref, u.prev, u.nr, u.pc, u.code, u.ps, u.pe, u.vol, u.unit,
+                   u.rate, u.amount, u.dc, u.cn, u.cd, u.msg, u.src, u.h, u.pos
+            from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                        $7::text[], $8::text[], $9::date[], $10::date[], $11::int[],
+                        $12::text[], $13::bigint[], $14::bigint[], $15::text[], $16::text[],
+                        $17::date[], $18::text[], $19::text[], $20::text[], $21::text[])
+                 with ordinality as u(m, p, agb, ref, prev, nr, pc, code, ps, pe, vol, unit,
+                                      rate, amount, dc, cn, cd, msg, src, h, pos, n)
+            order by u.n
             on conflict (municipality_code, provider_agb, reference) do nothing""",
-        [
-            (
-                r.municipality_code,
-                r.youth.pseudonym,
-                r.provider_agb,
-                r.reference,
-                r.previous_reference,
-                r.toewijzing_nummer,
-                r.product_category,
-                r.product_code,
-                r.period_start,
-                r.period_end,
-                r.volume,
-                r.unit,
-                r.rate_cents,
-                r.amount_cents,
-                r.debit_credit,
-                r.claim_number,
-                r.claim_date,
-                r.message.identification,
-                *_prov(r),
-            )
-            for r in rows
-        ],
+        *_columns(
+            [
+                (
+                    r.municipality_code,
+                    r.youth.pseudonym,
+                    r.provider_agb,
+                    r.reference,
+                    r.previous_reference,
+                    r.toewijzing_nummer,
+                    r.product_category,
+                    r.product_code,
+                    r.period_start,
+                    r.period_end,
+                    r.volume,
+                    r.unit,
+                    r.rate_cents,
+                    r.amount_cents,
+                    r.debit_credit,
+                    r.claim_number,
+                    r.claim_date,
+                    r.message.identification,
+                    *_prov(r),
+                )
+                for r in rows
+            ],
+            21,
+        ),
     )
     await _load_claim_outcomes(tx, [r for r in rows if r.outcome is not None])
 
