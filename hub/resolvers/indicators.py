@@ -265,9 +265,8 @@ async def compute(
     tx: Tx, req: Request, region: Sequence[str], long_running_years: int
 ) -> tuple[list[Bucket], list[Row]]:
     """The exact rows of one request: every cell with its value and support."""
-    info = await tx.fetch_region_wide(
+    budgets, populations, (state,) = await tx.fetch_region_wide(
         [
-            (_DATA_RANGE, ()),
             ("select municipality_code, year, lot, amount_cents from budget", ()),
             (
                 "select m.code, m.youth_population || coalesce((select jsonb_object_agg("
@@ -278,14 +277,14 @@ async def compute(
             (_FACT_STATE, ()),
         ]
     )
-    (data_range,), budgets, populations, (state,) = info
-    first, last = data_range[0], data_range[1]
+    # Fresh facts: no records changed since they were computed, over the data's range then.
+    fresh = state["clean"] and state["long_running_years"] == long_running_years
+    if fresh:
+        first, last = state["first_date"], state["last_date"]
+    else:
+        ((data_range,),) = await tx.fetch_region_wide([(_DATA_RANGE, ())])
+        first, last = data_range[0], data_range[1]
     periods = buckets(req, first, last)
-    fresh = (state["clean"], state["last_date"], state["long_running_years"]) == (
-        True,
-        last,
-        long_running_years,
-    )
     grain = _fact_grain(req, periods) if fresh else None
     if grain is not None:
         facts = await _stored_facts(tx, req, grain, periods)
@@ -333,8 +332,9 @@ _EVERY_FAMILY = (
     "LONG_RUNNING_YOUTH",
     "SWITCHING_YOUTH",
 )
-_FACT_STATE = """select s.last_date, s.long_running_years,
-    not exists (select 1 from fact_dirty) as clean from indicator_fact_state s"""
+_FACT_STATE = """select s.first_date, s.last_date, s.long_running_years,
+    s.refreshed_at is not null and not exists (select 1 from fact_dirty) as clean
+    from indicator_fact_state s"""
 
 
 def _fact_grain(req: Request, periods: list[Bucket]) -> str | None:
@@ -396,7 +396,7 @@ def _decoded(data: str) -> dict[str, Any]:
 
 async def refresh_facts(db: Database, region: Sequence[str], long_running_years: int) -> int:
     """Recompute the stored facts of the municipalities whose records changed (all of them
-    when the data's last date moved); returns how many municipalities were recomputed.
+    when the data's first or last date moved); returns how many municipalities were recomputed.
 
     Holds fact_dirty locked throughout, so a concurrent ingest waits to mark what it changes
     until this is done and nothing it changes is lost from view."""
@@ -406,7 +406,11 @@ async def refresh_facts(db: Database, region: Sequence[str], long_running_years:
         dirty = {r[0] for r in await tx.fetch("select municipality_code from fact_dirty")}
         ((first, last),) = await tx.fetch(_DATA_RANGE)
         (state,) = await tx.fetch(_FACT_STATE)
-        moved = (state["last_date"], state["long_running_years"]) != (last, long_running_years)
+        moved = (state["first_date"], state["last_date"], state["long_running_years"]) != (
+            first,
+            last,
+            long_running_years,
+        )
         todo = sorted(set(region) if moved else dirty & set(region))
         for municipality in todo:
             await tx.execute(
@@ -418,8 +422,9 @@ async def refresh_facts(db: Database, region: Sequence[str], long_running_years:
                 )
         await tx.execute("delete from fact_dirty")
         await tx.execute(
-            """update indicator_fact_state set last_date = $1, long_running_years = $2,
-                 refreshed_at = now()""",
+            """update indicator_fact_state set first_date = $1, last_date = $2,
+                 long_running_years = $3, refreshed_at = now()""",
+            first,
             last,
             long_running_years,
         )
