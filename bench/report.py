@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 
+from bench.load import LoadError, wrk
 from bench.targets import NODE, POSTGRAPHILE, ROOT
 
 COMPARED = ("postgraphile", "floor")
@@ -24,6 +25,14 @@ def _run(argv: list[str]) -> str:
     except OSError:
         return "?"
     return (done.stdout or done.stderr).strip().splitlines()[0] if done.returncode == 0 else "?"
+
+
+def _wrk_version() -> str:
+    try:  # wrk -v prints its version and exits 1
+        done = subprocess.run([wrk(), "-v"], capture_output=True, text=True, check=False)
+    except (OSError, LoadError):
+        return "wrk ?"
+    return (done.stdout or done.stderr).strip().split(" [")[0] or "wrk ?"
 
 
 def machine(admin_url: str) -> dict[str, Any]:
@@ -51,7 +60,7 @@ def machine(admin_url: str) -> dict[str, Any]:
         "postgraphile": json.loads(postgraphile.read_text())["version"]
         if postgraphile.exists()
         else None,
-        "wrk": _run(["wrk", "--version"]).split(" [")[0],
+        "wrk": _wrk_version(),
         "hub_commit": _run(["git", "rev-parse", "--short", "HEAD"]) + ("+" if dirty else ""),
         "load_average_before": [round(x, 1) for x in os.getloadavg()],
     }
