@@ -1,12 +1,13 @@
 """W1, the dashboard (DESIGN.md "Performance"): every metric but BUDGET_EUR for the 11
 municipalities by month over the last year of data, as `region`, through the whole HTTP
-stack in one process, response cache off (there is none yet).
+stack in one process, response cache off.
 
     python bench/w1.py [--years 5] [--scale 0.1] [--runs 30]
 
 Generates the synthetic region into bench/.state/ (kept between runs), ingests it into the
-embedded PostgreSQL there, then times W1 and prints the latency distribution. The fuller
-bench (PostGraphile 5 and the raw-SQL floor side by side) is issue 6's.
+embedded PostgreSQL there, then times W1 and prints the latency distribution. The whole
+benchmark, with PostGraphile 5 and the raw-SQL floor side by side, is `python -m bench`
+(bench/README.md); W1 alone there: `python -m bench --workloads W1 --no-multi`.
 """
 
 from __future__ import annotations
