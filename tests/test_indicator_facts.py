@@ -161,6 +161,31 @@ async def test_a_refresh_recomputes_only_what_changed(region, tmp_path) -> None:
     assert await refresh_facts(db, settings) == 1
     assert await _answers(api, STORED[:1]) == changed
 
+    # Care of 0150 beyond the data's last date: the last date moves, so every municipality's
+    # later periods are recomputed (open care runs on into them), its other periods kept.
+    ((last,),) = await _admin(urls, "select last_date from indicator_fact_state")
+    later = [(["MUNICIPALITY", "MONTH"], {"from": f"{last.year}-{last.month:02d}-01"})]
+    (folder / "late.csv").write_text(
+        "bsn,provider_agb,assignment_number,product_category,product_code,assigned_on,start,end\n"
+        f"{BSN},12345678,FACTS-2,45,45A01,{last.year + 1}-01-10,{last.year + 1}-02-01,\n",
+        encoding="utf-8",
+    )
+    (folder / "late-periods.csv").write_text(
+        "bsn,provider_agb,assignment_number,product_category,product_code,start,end,end_reason\n"
+        f"{BSN},12345678,FACTS-2,45,45A01,{last.year + 1}-02-01,,\n",
+        encoding="utf-8",
+    )
+    for kind, name in (("assignment", "late.csv"), ("care_period", "late-periods.csv")):
+        source = SourceInfo(
+            f"facts-{kind}", "csv", "0150", None, {"kind": kind, "municipality": "0150"}
+        )
+        (run,) = await ingest(db, settings, source, [folder / name])
+        assert (run.status, run.records_accepted) == ("loaded", 1), run
+    live = await _answers(api, [*STORED, *later])
+    assert await refresh_facts(db, settings) == 1
+    assert await _statements(db, *later[0]) == 3 + 1  # from the stored facts
+    assert await _answers(api, [*STORED, *later]) == live
+
 
 @pytest.mark.parametrize(("role", "claims"), ROLES)
 async def test_stored_facts_stay_behind_each_municipalitys_wall(region, role, claims) -> None:

@@ -332,7 +332,7 @@ _EVERY_FAMILY = (
     "LONG_RUNNING_YOUTH",
     "SWITCHING_YOUTH",
 )
-_FACT_STATE = """select s.first_date, s.last_date, s.long_running_years,
+_FACT_STATE = """select s.first_date, s.last_date, s.long_running_years, s.refreshed_at,
     s.refreshed_at is not null and not exists (select 1 from fact_dirty) as clean
     from indicator_fact_state s"""
 
@@ -395,31 +395,41 @@ def _decoded(data: str) -> dict[str, Any]:
 
 
 async def refresh_facts(db: Database, region: Sequence[str], long_running_years: int) -> int:
-    """Recompute the stored facts of the municipalities whose records changed (all of them
-    when the data's first or last date moved); returns how many municipalities were recomputed.
+    """Recompute the stored facts of the municipalities whose records changed; returns how
+    many were recomputed.
 
-    Holds fact_dirty locked throughout, so a concurrent ingest waits to mark what it changes
-    until this is done and nothing it changes is lost from view."""
+    The others keep theirs, except when the data's last date moved: periods from the one
+    that held the old last date on depend on it (open care runs into new months, and
+    long-running and switching care are counted on the last day), so those are recomputed
+    for every municipality. The first date needs nothing: no municipality whose records did
+    not change has records before it. Holds fact_dirty locked throughout, so a concurrent
+    ingest waits to mark what it changes until this is done, and nothing is lost from view."""
     scope = Scope("ingest", actor="facts", ingest_municipalities=tuple(sorted(region)))
     async with db.tenant(scope, readonly=False, timeout_ms=3_600_000) as tx:
         await tx.execute("lock table fact_dirty in share row exclusive mode")
         dirty = {r[0] for r in await tx.fetch("select municipality_code from fact_dirty")}
         ((first, last),) = await tx.fetch(_DATA_RANGE)
         (state,) = await tx.fetch(_FACT_STATE)
-        moved = (state["first_date"], state["last_date"], state["long_running_years"]) != (
-            first,
-            last,
-            long_running_years,
+        known = (
+            state["refreshed_at"] is not None and state["long_running_years"] == long_running_years
         )
-        todo = sorted(set(region) if moved else dirty & set(region))
-        for municipality in todo:
-            await tx.execute(
-                "delete from indicator_fact where municipality_code = $1", municipality
-            )
-            for grain in GRAINS:
-                await _store_facts(
-                    tx, municipality, grain, first=first, last=last, years=long_running_years
-                )
+        if not known or state["last_date"] is None or last is None:
+            full, since = set(region), None
+        else:
+            full = dirty & set(region)
+            since = min(state["last_date"], last) if state["last_date"] != last else None
+        for municipality in sorted(region):
+            if municipality in full or since is not None:
+                for grain in GRAINS:
+                    await _store_facts(
+                        tx,
+                        municipality,
+                        grain,
+                        first=first,
+                        last=last,
+                        years=long_running_years,
+                        since=None if municipality in full else since,
+                    )
         await tx.execute("delete from fact_dirty")
         await tx.execute(
             """update indicator_fact_state set first_date = $1, last_date = $2,
@@ -428,14 +438,32 @@ async def refresh_facts(db: Database, region: Sequence[str], long_running_years:
             last,
             long_running_years,
         )
-        return len(todo)
+        return len(full)
 
 
 async def _store_facts(
-    tx: Tx, municipality: str, grain: str, *, first: date | None, last: date | None, years: int
+    tx: Tx,
+    municipality: str,
+    grain: str,
+    *,
+    first: date | None,
+    last: date | None,
+    years: int,
+    since: date | None,
 ) -> None:
+    """Store one municipality's facts of one grain: of every period, or of the periods from
+    the one holding `since` on."""
     req = Request(_EVERY_FAMILY, ("MUNICIPALITY", grain), municipalities=(municipality,))
-    periods = buckets(req, first, last)
+    periods = [b for b in buckets(req, first, last) if since is None or b.end >= since]
+    if since is not None and not periods:
+        return
+    await tx.execute(
+        """delete from indicator_fact where municipality_code = $1 and grain = $2
+             and ($3::date is null or period_start >= $3)""",
+        municipality,
+        grain,
+        periods[0].start if since is not None else None,
+    )
     if not periods:
         return
     args = _args(req, periods, last, years)
