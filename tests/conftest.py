@@ -55,11 +55,14 @@ TENANT_TABLES = (
     "retour",
     "gi_measure",
     "trajectory",
+    "indicator_fact",
     "quarantine",
     "ingest_run",
 )
 # Tables with municipality_code that hold public figures: RLS forced, readable by everyone.
 PUBLIC_TABLES = ("budget", "population")
+# ... and that hold no records: RLS forced, read region-wide for aggregates only.
+STATE_TABLES = ("fact_dirty",)
 TENANT_VIEWS = ("claim",)
 SAMPLE_REGION = [
     *default_region(),
@@ -181,8 +184,10 @@ class Api:
         return body["data"]  # type: ignore[no-any-return]
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture(scope="module")
 async def open_db() -> AsyncIterator[Callable[[Urls], Awaitable[Database]]]:
+    """Open a pool on a test database; closed when the module is done, so the run's server
+    never holds more than a few modules' connections."""
     opened: list[Database] = []
 
     async def open_(urls: Urls) -> Database:

@@ -7,13 +7,14 @@ import pytest
 
 from hub.config import default_region
 from hub.db import Database, DatabaseError, Scope, migrate
-from hub.ingest import ingest
+from hub.ingest import ingest, refresh_facts
 from hub.store.load import SourceInfo
 
 from .conftest import (
     PUBLIC_TABLES,
     SAMPLE_REGION,
     SAMPLES,
+    STATE_TABLES,
     TENANT_TABLES,
     TENANT_VIEWS,
     settings_for,
@@ -29,6 +30,7 @@ async def urls(make_database, open_db, tmp_path_factory):
     settings = settings_for(SAMPLE_REGION, tmp_path_factory.mktemp("region"))
     db = await open_db(urls)
     await ingest(db, settings, SourceInfo("samples", "ijw"), sorted(SAMPLES.glob("*.xml")))
+    await refresh_facts(db, settings)  # indicator_fact
     admin = await asyncpg.connect(urls.admin)
     try:
         await admin.execute(
@@ -88,7 +90,7 @@ async def test_every_tenant_table_has_forced_rls_with_a_policy(urls) -> None:
                              and a.attname = 'municipality_code' and not a.attisdropped)"""
         )
         # a new one joins a list
-        assert {r["relname"] for r in rows} == set(TENANT_TABLES + PUBLIC_TABLES)
+        assert {r["relname"] for r in rows} == set(TENANT_TABLES + PUBLIC_TABLES + STATE_TABLES)
         for r in rows:
             assert r["relrowsecurity"], r["relname"]
             assert r["relforcerowsecurity"], r["relname"]

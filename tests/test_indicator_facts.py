@@ -191,10 +191,15 @@ async def test_a_refresh_recomputes_only_what_changed(region, tmp_path) -> None:
 async def test_stored_facts_stay_behind_each_municipalitys_wall(region, role, claims) -> None:
     """Read directly, the table shows a municipality its own figures, the region all, and
     nobody else anything; through `indicators` everyone gets suppressed figures (above)."""
-    _, db, settings, _ = region
+    urls, db, settings, _ = region
     await refresh_facts(db, settings)
+    await _admin(urls, "insert into fact_dirty values ('0193'), ('0150')")
     scope: Scope = auth.verify(SECRET, token(role, **claims))
     async with db.tenant(scope) as tx:
         seen = {r[0] for r in await tx.fetch("select municipality_code from indicator_fact")}
+        marked = {r[0] for r in await tx.fetch("select municipality_code from fact_dirty")}
     expected = {"region": set(CODES), "municipality": {"0193"}}.get(role, set())
     assert seen == expected
+    # which municipalities changed lately: read region-wide for freshness only
+    assert marked == ({"0193", "0150"} if role == "region" else set())
+    await refresh_facts(db, settings)
