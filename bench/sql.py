@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from hub.config import settings
 from hub.resolvers import indicators
 
 W1_METRICS = (
@@ -38,9 +39,19 @@ W1_GROUP_BY = ("MUNICIPALITY", "MONTH")
 # Positional parameters of the fact statements (hub.resolvers.indicators.compute: args).
 _PARAM_TYPES = ("text[]", "text[]", "text[]", "text[]", "int[]", "date[]", "date[]", "date", "int")
 
+# W1 from the facts: the stored ones (table indicator_fact) when the hub would read them
+# (refreshed, nothing marked since, whole months), else the live statements, as the hub does.
 _W1 = """
 create function bench.w1(from_date date, to_date date) returns setof bench.w1_row
-language sql stable as $$
+language plpgsql stable as $fn$
+begin
+  if {fresh} then
+    return query {stored};
+  else
+    return query {live};
+  end if;
+end $fn$"""
+_W1_QUERY = """
   with b as (
     select (row_number() over (order by c) - 1)::int bid, extract(year from c)::int y,
            extract(month from c)::int mo, greatest(c::date, from_date) ps,
@@ -49,10 +60,10 @@ language sql stable as $$
                          interval '1 month') c),
   arr as (select array_agg(bid order by bid) ids, array_agg(ps order by bid) starts,
                  array_agg(pe order by bid) ends from b),
-  span as (select d.* from ({data_range}) d(first_day, last_day)),
-  tr as (select f.* from arr, bench.w1_trajectory({args}) f),
-  cl as (select f.* from arr, bench.w1_claim({args}) f),
-  wa as (select f.* from arr, bench.w1_assignment({args}) f),
+  span as (select d.* from ({span}) d(first_day, last_day)),
+  tr as (select f.* from arr, bench.w1_trajectory{args} f),
+  cl as (select f.* from arr, bench.w1_claim{args} f),
+  wa as (select f.* from arr, bench.w1_assignment{args} f),
   mu as (select m.code, m.youth_population || coalesce((select jsonb_object_agg(p.year::text,
                   p.youth_0_17) from population p where p.municipality_code = m.code), '{{}}')
                   population
@@ -83,8 +94,13 @@ language sql stable as $$
          case when started > 0 then repeat::float8 / started end,
          case when ended > 0 then dropouts::float8 / ended end,
          cost, case when budget <> 0 then cost / budget end, delay::float8, waiting::float8
-  from cells order by bid, code
-$$"""
+  from cells order by bid, code"""
+_FRESH = """(select s.refreshed_at is not null and s.long_running_years = {years}
+                  and not exists (select 1 from fact_dirty)
+                  and from_date = date_trunc('month', from_date)
+                  and to_date = (date_trunc('month', to_date) + interval '1 month'
+                                 - interval '1 day')::date
+           from indicator_fact_state s)"""
 
 _W1_ROW = """create type bench.w1_row as (
   municipality text, year int, month int, youth_in_care float8, trajectories_started float8,
@@ -142,17 +158,26 @@ def _w1_request() -> indicators.Request:
     return indicators.Request(metrics=W1_METRICS, group_by=W1_GROUP_BY)
 
 
-async def _fact_function(conn: asyncpg.Connection, family: str, sql: str) -> str:
-    """`create function` for one fact statement, returning exactly its columns."""
+async def _fact_functions(conn: asyncpg.Connection, family: str, sql: str) -> list[str]:
+    """`create function` for one fact statement, returning exactly its columns, and for
+    reading the same columns from the stored facts of whole months (`_stored`)."""
     used = len(indicators._used_args(sql, list(_PARAM_TYPES)))
     if used > 7:
         raise RuntimeError(f"W1's {family} facts take ${used}; the bench passes $1..$7")
-    stmt = await conn.prepare(sql)
-    columns = ", ".join(f'"{a.name}" {_type(a.type)}' for a in stmt.get_attributes())
-    return (
+    attributes = (await conn.prepare(sql)).get_attributes()
+    if [a.name for a in attributes[:2]] != ["bid", "m"]:
+        raise RuntimeError(f"W1's {family} facts do not start with bid, m")
+    columns = ", ".join(f'"{a.name}" {_type(a.type)}' for a in attributes)
+    data = ", ".join(f'"{a.name}" {_type(a.type)}' for a in attributes[2:])
+    return [
         f"create function bench.w1_{family}({', '.join(_PARAM_TYPES[:used])}) "
-        f"returns table({columns}) language sql stable as $fact$ {sql} $fact$"
-    )
+        f"returns table({columns}) language sql stable as $fact$ {sql} $fact$",
+        f"create function bench.w1_{family}_stored(date[]) returns table({columns}) "
+        "language sql stable as $fact$ "
+        "select (array_position($1, f.period_start) - 1)::int, f.municipality_code, d.* "
+        f"from indicator_fact f, jsonb_to_record(f.data) d({data}) "
+        f"where f.grain = 'MONTH' and f.family = '{family}' and f.period_start = any($1) $fact$",
+    ]
 
 
 def _type(t: Any) -> str:
@@ -174,14 +199,21 @@ async def install(admin_url: str) -> None:
             await conn.execute("set local role hub_owner")
             await conn.execute(_W1_ROW)
             for family in ("trajectory", "claim", "assignment"):
-                await conn.execute(await _fact_function(conn, family, families[family]))
+                for create in await _fact_functions(conn, family, families[family]):
+                    await conn.execute(create)
             # W1's arguments: all municipalities, the counted care types, no further filter.
             care_types = _w1_request().counted_care_types or ()
             args = (
-                "null, array[" + ", ".join(f"'{c}'" for c in care_types) + "]::text[], "
-                "null, null, arr.ids, arr.starts, arr.ends"
+                "(null, array[" + ", ".join(f"'{c}'" for c in care_types) + "]::text[], "
+                "null, null, arr.ids, arr.starts, arr.ends)"
             )
-            await conn.execute(_W1.format(data_range=indicators._DATA_RANGE, args=args))
+            live = _W1_QUERY.format(span=indicators._DATA_RANGE, args=args)
+            stored = _W1_QUERY.format(
+                span="select first_date, last_date from indicator_fact_state",
+                args="_stored(arr.starts)",
+            )
+            fresh = _FRESH.format(years=settings().long_running_years)
+            await conn.execute(_W1.format(fresh=fresh, stored=stored, live=live))
             await conn.execute(_TRAJECTORY_CLAIMS)
             await conn.execute("grant usage on schema bench to hub_service")
             await conn.execute("grant execute on all functions in schema bench to hub_service")

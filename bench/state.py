@@ -43,7 +43,7 @@ _SUFFIXED = {
     "previous_reference",
     "claim_message_id",
 }
-_REPLICA_FORMAT = "1"  # bump when the replication changes
+_REPLICA_FORMAT = "2"  # bump when the replication changes
 
 
 class StateError(RuntimeError):
@@ -106,8 +106,24 @@ def prepare(years: int, scale: float, say: object = print) -> Region:
     if not (home / "ingested").exists():
         asyncio.run(_generate_and_ingest(region, years, scale, say))
         (home / "ingested").write_text("ok")
+    asyncio.run(refresh_facts(region, "hub"))
     asyncio.run(sql.install(urls.admin))
     return region
+
+
+async def refresh_facts(region: Region, database: str) -> int:
+    """Bring the hub's stored indicator facts up to date, as `hub ingest` does after loading;
+    returns how many municipalities were recomputed."""
+    from hub.config import settings  # noqa: PLC0415
+    from hub.db import Database  # noqa: PLC0415
+    from hub.ingest import refresh_facts as refresh  # noqa: PLC0415
+
+    db = Database(region.service(database), max_size=2)
+    await db.open()
+    try:
+        return await refresh(db, settings())
+    finally:
+        await db.close()
 
 
 async def _generate_and_ingest(region: Region, years: int, scale: float, say: object) -> None:
@@ -195,6 +211,11 @@ async def replica(region: Region, factor: int, say: object = print) -> str:
                     f"select {values} from {table} where id < {_OFFSET}"
                 )
         await conn.execute("analyze")
+    finally:
+        await conn.close()
+    await refresh_facts(region, name)
+    conn = await asyncpg.connect(region.admin(name))
+    try:
         await conn.execute(f"comment on database {name} is '{marker}'")
     finally:
         await conn.close()

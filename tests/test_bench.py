@@ -160,3 +160,34 @@ async def test_bench_sql_keeps_row_level_security(region, role):
         assert {c["provider_agb"] for c in claims} <= {provider}
     elif role in ("public", "admin"):
         assert claims == []
+
+
+async def test_w1_function_reads_the_stored_facts_as_the_hub_does(region, tmp_path):
+    """After a refresh the hub answers W1 from its stored facts; so does bench.w1, with the
+    same rows. (Last in this module: it leaves the facts refreshed.)"""
+    from hub.ingest import refresh_facts  # noqa: PLC0415
+
+    db, api, _, _ = region
+    assert await refresh_facts(db, settings_for(THREE, tmp_path)) == len(THREE)
+    data = await api.query(
+        workloads.W1_HUB,
+        {"from": workloads.PERIOD[0], "to": workloads.PERIOD[1]},
+        bearer=token("region"),
+    )
+    hub = workloads.rows_of("W1", "hub", {"data": data})
+    async with db.tenant(Scope("region")) as tx:
+        rows = [dict(r) for r in await tx.fetch("select * from bench.w1($1, $2)", *PERIOD)]
+        fresh = await tx.fetchval(
+            "select s.refreshed_at is not null and not exists (select 1 from fact_dirty)"
+            " from indicator_fact_state s"
+        )
+    function = workloads.rows_of("W1", "floor", rows)
+    assert fresh  # what bench.w1 checks before reading the stored facts
+    assert any(values[0] for values in hub.values())
+    assert workloads.same(hub, function), workloads.first_difference(hub, function)
+    async with db.tenant(Scope("region")) as tx:
+        stored = await tx.fetchval(
+            "select count(*) from bench.w1_trajectory_stored($1::date[])",
+            [date(2025, m, 1) for m in range(1, 13)],
+        )
+    assert stored > 0
