@@ -24,7 +24,10 @@ def _run(argv: list[str]) -> str:
         done = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=ROOT)
     except OSError:
         return "?"
-    return (done.stdout or done.stderr).strip().splitlines()[0] if done.returncode == 0 else "?"
+    if done.returncode != 0:
+        return "?"
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def _wrk_version() -> str:
