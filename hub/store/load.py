@@ -362,7 +362,13 @@ async def _load_records(tx: Tx, files: list[FileResult]) -> list[int]:
         batch = [r for r in to_load if isinstance(r, kind)]
         if batch:
             await loader(tx, batch)
-    youths = {(y.municipality_code, y.pseudonym) for r in records if (y := _youth_of(r))}
+    # Trajectories come from care periods with their assignment and referral: only the
+    # youth those changed for are recomputed (claims, measures and the like leave them be).
+    youths = {
+        (y.municipality_code, y.pseudonym)
+        for r in to_load
+        if isinstance(r, _SHAPES_TRAJECTORIES) and (y := _youth_of(r))
+    }
     for municipality in sorted({m for m, _ in youths}):
         await tx.execute(
             """select refresh_trajectories($1, array(
@@ -1027,6 +1033,7 @@ async def _load_signals(tx: Tx, rows: list[ProviderSignal]) -> None:
 
 
 _LINKED = CareStart | CareStop | CarePeriod | ClaimLine  # records naming an assignment
+_SHAPES_TRAJECTORIES = CareStart | CareStop | CarePeriod | Assignment | Referral
 
 
 async def _known_assignments(tx: Tx, records: list[Record]) -> set[tuple[str, str]]:
