@@ -30,8 +30,10 @@ cursor stays where it was. `read()` takes a saved page: a body as above or a bar
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
+import ssl
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +42,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any, ClassVar
 
+import certifi
 import httpx
 
 from hub.adapters.base import AdapterContext, PullAdapter, file_sha256
@@ -116,6 +119,7 @@ class JsonApiAdapter(PullAdapter):
         fetched: set[str] = set()
         async with httpx.AsyncClient(
             auth=auth,
+            verify=_tls(),
             timeout=httpx.Timeout(self.timeout),
             headers={"Accept": "application/json"},
             follow_redirects=False,
@@ -272,6 +276,13 @@ class _Failure:
     code: str
     reason: str
     body: bytes
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """httpx's default verification (certifi's CA bundle), made once: loading the bundle
+    costs tens of milliseconds per client otherwise."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _shown(url: httpx.URL) -> str:
