@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from hub.db import Scope
@@ -21,6 +22,7 @@ class ResponseCache:
         self.hits = 0
         self.misses = 0
         self._items: OrderedDict[Key, dict[str, Any]] = OrderedDict()
+        self._encoded: dict[Key, bytes] = {}
 
     @property
     def on(self) -> bool:
@@ -51,4 +53,15 @@ class ResponseCache:
         self._items[key] = payload
         self._items.move_to_end(key)
         while len(self._items) > self.entries:
-            self._items.popitem(last=False)
+            popped, _ = self._items.popitem(last=False)
+            self._encoded.pop(popped, None)
+
+    def encoded(self, key: Key, encode: Callable[[dict[str, Any]], bytes]) -> bytes | None:
+        """The cached answer as the response body, encoded once (counted as get is)."""
+        payload = self.get(key)
+        if payload is None:
+            return None
+        body = self._encoded.get(key)
+        if body is None:
+            body = self._encoded[key] = encode(payload)
+        return body

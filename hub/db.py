@@ -317,6 +317,8 @@ _CONNECTION_ERRORS = (
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
+    # a connection the server dropped while it was idle can be left mid-error by the driver
+    asyncpg.exceptions.InternalClientError,
 )
 
 _SET_ROLE = """select set_config('hub.role', $1, true), set_config('hub.municipality', $2, true),
@@ -357,6 +359,27 @@ class Database:
             except TimeoutError:
                 log.warning("pool_close_timeout: terminating connections still in use")
                 pool.terminate()
+
+    async def data_version(self) -> int:
+        """The data version (sql/006_data_version.sql) in one statement, outside any tenant
+        transaction: it is no record and under no policy, and a cached answer needs nothing
+        else from the database."""
+        if self._pool is None:
+            raise DatabaseError("database pool is not open")
+        for attempt in range(4):
+            conn = await self._pool.acquire()
+            try:
+                version: int = await conn.fetchval("select version from data_version")
+            except _CONNECTION_ERRORS as exc:
+                conn.terminate()  # broken (say, dropped by a restart): the pool replaces it
+                if attempt == 3:
+                    raise DatabaseError(f"database unavailable: {type(exc).__name__}") from exc
+                await asyncio.sleep(0.2 * 2**attempt)
+            else:
+                return version
+            finally:
+                await self._pool.release(conn)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def missing_migrations(self) -> list[str]:
         """Migrations of this version the database has not applied (for /readyz)."""
@@ -399,7 +422,9 @@ class Database:
                 await conn.execute(_SET_SCOPE, *_scope_args(scope, timeout_ms))
             except BaseException as exc:
                 if conn is not None:
-                    await pool.release(conn)  # a broken connection: the pool replaces it
+                    if isinstance(exc, _CONNECTION_ERRORS):
+                        conn.terminate()  # broken: the pool replaces it
+                    await pool.release(conn)
                 if not isinstance(exc, _CONNECTION_ERRORS):
                     raise
                 if attempt == 3:

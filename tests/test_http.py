@@ -4,6 +4,7 @@ ingestion by a source's owner."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +194,13 @@ async def test_health_readiness_and_recovery_from_dropped_connections(env) -> No
         urls,
         "select pg_terminate_backend(pid) from pg_stat_activity where usename = 'hub_service'",
     )
+    for _ in range(100):  # termination is asynchronous: wait until they are really gone
+        gone = await _admin(
+            urls, "select count(*) = 0 from pg_stat_activity where usename = 'hub_service'"
+        )
+        if gone[0][0]:
+            break
+        await asyncio.sleep(0.05)
     response = await client.post("/graphql", **_post("{ viewer { role } }", token("public")))
     assert response.status_code == 200, response.text
     assert (await client.get("/readyz")).json() == {"status": "ready"}
