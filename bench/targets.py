@@ -118,7 +118,7 @@ def hub(name: str, env: dict[str, str], logs: Path, *, workers: int, cache: bool
     return Target(
         name,
         "hub",
-        _uvicorn("bench.hub_app:create", workers),
+        _uvicorn("hub.cli:worker_app", workers),
         {**env, "HUB_CACHE_ENTRIES": "1000" if cache else "0"},
         logs / f"{name}.log",
     )
