@@ -19,7 +19,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 from hub.db import Database, Scope, Tx
@@ -385,12 +384,10 @@ async def _stored_facts(
 
 
 def _decoded(data: str) -> dict[str, Any]:
-    """A stored family row as the live query returns it: numerics as Decimal, medians
-    (double precision, stored as their shortest exact text) as float."""
-    row: dict[str, Any] = json.loads(data, parse_float=Decimal)
-    for median in ("delay", "waiting"):
-        if row.get(median) is not None:
-            row[median] = float(row[median])
+    """A stored family row. Its numbers are read as float where the live row has a Decimal
+    (sums, averages): the metrics use them only as floats, and float() of the stored exact
+    text is float() of that Decimal."""
+    row: dict[str, Any] = json.loads(data)
     return row
 
 
@@ -509,6 +506,7 @@ def _rows(
         key=lambda k: tuple("" if v is None else str(v) for v in k),
     ) if req.categorical else [()]  # fmt: skip
     population = {r["code"]: _population(r["population"]) for r in populations}
+    scoped: dict[tuple[str, ...], list[Any]] = {}  # the budgets of a scope, in their order
     rows = []
     for (bid, bucket), muni, combo in itertools.product(
         enumerate(periods), municipalities if by_municipality else [None], combos
@@ -522,7 +520,10 @@ def _rows(
         scope = [muni] if muni else municipalities
         day = min(bucket.end, last) if last else bucket.end
         pop = _sum_population(population, scope, day.year)
-        budget = _budget(req, bucket, dims, scope, budgets)
+        key_scope = tuple(scope)
+        if key_scope not in scoped:
+            scoped[key_scope] = [b for b in budgets if b["municipality_code"] in key_scope]
+        budget = _budget(req, bucket, dims, scoped[key_scope])
         youth = _get(found, "trajectory", "youth", 0)
         row = Row(dims, [], youth_in_care=youth, population=pop)
         for metric in req.metrics:
@@ -605,9 +606,7 @@ def _sum_population(
     return sum(c for c in counts if c is not None)
 
 
-def _budget(
-    req: Request, bucket: Bucket, dims: dict[str, Any], scope: Sequence[str], budgets: list[Any]
-) -> float | None:
+def _budget(req: Request, bucket: Bucket, dims: dict[str, Any], budgets: list[Any]) -> float | None:
     """The budget of a row, in euros: per municipality, year and lot, spread evenly over the
     days of its year; null when the row splits what budgets do not (provider, product
     category, referrer type)."""
@@ -618,9 +617,7 @@ def _budget(
     counted = req.counted_care_types
     split = req.care_types is not None or "CARE_TYPE" in req.group_by
     total = 0.0
-    for b in budgets:
-        if b["municipality_code"] not in scope:
-            continue
+    for b in budgets:  # those of the row's municipalities
         care_type = _LOT_CARE_TYPE.get(b["lot"])
         if split:
             if care_type is None or (counted is not None and care_type not in counted):
