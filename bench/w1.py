@@ -41,7 +41,7 @@ async def main(years: int, scale: float, runs: int) -> None:
     from hub.cli import _migrate  # noqa: PLC0415
     from hub.config import settings  # noqa: PLC0415
     from hub.db import Database  # noqa: PLC0415
-    from hub.ingest import ingest_source, read_sources  # noqa: PLC0415
+    from hub.ingest import ingest_source, read_sources, refresh_facts  # noqa: PLC0415
     from hub.synth import generate  # noqa: PLC0415
     from hub.synth.api import ApiServer  # noqa: PLC0415
 
@@ -66,6 +66,11 @@ async def main(years: int, scale: float, runs: int) -> None:
             f"{done - generated:.0f} s ({records / (done - generated):,.0f}/s)"
         )
         (home / "ingested").write_text("ok")
+    started = time.monotonic()
+    refreshed = await refresh_facts(db, s)  # as `hub ingest` does at its end
+    print(
+        f"indicator facts of {refreshed} municipalities refreshed in {time.monotonic() - started:.1f} s"
+    )
     app = create_app(db, s.secret, {m.code for m in s.region()}, manage_pool=False)
     bearer = auth.issue(s.secret, "region")
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b")
