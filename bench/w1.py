@@ -69,7 +69,8 @@ async def main(years: int, scale: float, runs: int) -> None:
     started = time.monotonic()
     refreshed = await refresh_facts(db, s)  # as `hub ingest` does at its end
     print(
-        f"indicator facts of {refreshed} municipalities refreshed in {time.monotonic() - started:.1f} s"
+        f"indicator facts of {refreshed} municipalities refreshed in "
+        f"{time.monotonic() - started:.1f} s"
     )
     app = create_app(db, s.secret, {m.code for m in s.region()}, manage_pool=False)
     bearer = auth.issue(s.secret, "region")
