@@ -6,6 +6,7 @@ behind its wall."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -132,28 +133,33 @@ async def test_stored_facts_give_the_live_answer_for_every_role(region) -> None:
     assert await refresh_facts(db, settings) == 1
 
 
+async def _load_care(
+    db: Any, settings: Any, folder: Path, *, number: str, start: str, end: str
+) -> None:
+    """One assignment of 0150 and its care period, through the CSV adapter."""
+    files = {
+        "assignment": "bsn,provider_agb,assignment_number,product_category,product_code,"
+        f"assigned_on,start,end\n{BSN},12345678,{number},45,45A01,{start},{start},{end}\n",
+        "care_period": "bsn,provider_agb,assignment_number,product_category,product_code,"
+        f"start,end,end_reason\n{BSN},12345678,{number},45,45A01,{start},{end},"
+        f"{'01' if end else ''}\n",
+    }
+    for kind, text in files.items():
+        path = folder / f"{number}-{kind}.csv"
+        path.write_text(text, encoding="utf-8")
+        source = SourceInfo(
+            f"facts-{kind}", "csv", "0150", None, {"kind": kind, "municipality": "0150"}
+        )
+        (run,) = await ingest(db, settings, source, [path])
+        assert (run.status, run.records_accepted) == ("loaded", 1), run
+
+
 async def test_a_refresh_recomputes_only_what_changed(region, tmp_path) -> None:
     urls, db, settings, api = region
     await refresh_facts(db, settings)
     before = await _answers(api, STORED[:1])
-    # One more referral and assignment of 0150 (CSV source), within the data's period.
-    folder = tmp_path
-    (folder / "assignments.csv").write_text(
-        "bsn,provider_agb,assignment_number,product_category,product_code,assigned_on,start,end\n"
-        f"{BSN},12345678,FACTS-1,45,45A01,2025-03-01,2025-03-03,2025-03-31\n",
-        encoding="utf-8",
-    )
-    (folder / "periods.csv").write_text(
-        "bsn,provider_agb,assignment_number,product_category,product_code,start,end,end_reason\n"
-        f"{BSN},12345678,FACTS-1,45,45A01,2025-03-03,2025-03-31,01\n",
-        encoding="utf-8",
-    )
-    for kind, name in (("assignment", "assignments.csv"), ("care_period", "periods.csv")):
-        source = SourceInfo(
-            f"facts-{kind}", "csv", "0150", None, {"kind": kind, "municipality": "0150"}
-        )
-        (run,) = await ingest(db, settings, source, [folder / name])
-        assert (run.status, run.records_accepted) == ("loaded", 1), run
+    # care of one more youth of 0150, within the data's period
+    await _load_care(db, settings, tmp_path, number="FACTS-1", start="2025-03-03", end="2025-03-31")
     assert {r[0] for r in await _admin(urls, "select * from fact_dirty")} == {"0150"}
     # until the refresh the answer is live, and already includes the new youth
     changed = await _answers(api, STORED[:1])
@@ -165,22 +171,9 @@ async def test_a_refresh_recomputes_only_what_changed(region, tmp_path) -> None:
     # later periods are recomputed (open care runs on into them), its other periods kept.
     ((last,),) = await _admin(urls, "select last_date from indicator_fact_state")
     later = [(["MUNICIPALITY", "MONTH"], {"from": f"{last.year}-{last.month:02d}-01"})]
-    (folder / "late.csv").write_text(
-        "bsn,provider_agb,assignment_number,product_category,product_code,assigned_on,start,end\n"
-        f"{BSN},12345678,FACTS-2,45,45A01,{last.year + 1}-01-10,{last.year + 1}-02-01,\n",
-        encoding="utf-8",
+    await _load_care(
+        db, settings, tmp_path, number="FACTS-2", start=f"{last.year + 1}-02-01", end=""
     )
-    (folder / "late-periods.csv").write_text(
-        "bsn,provider_agb,assignment_number,product_category,product_code,start,end,end_reason\n"
-        f"{BSN},12345678,FACTS-2,45,45A01,{last.year + 1}-02-01,,\n",
-        encoding="utf-8",
-    )
-    for kind, name in (("assignment", "late.csv"), ("care_period", "late-periods.csv")):
-        source = SourceInfo(
-            f"facts-{kind}", "csv", "0150", None, {"kind": kind, "municipality": "0150"}
-        )
-        (run,) = await ingest(db, settings, source, [folder / name])
-        assert (run.status, run.records_accepted) == ("loaded", 1), run
     live = await _answers(api, [*STORED, *later])
     assert await refresh_facts(db, settings) == 1
     assert await _statements(db, *later[0]) == 3 + 1  # from the stored facts
