@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+import orjson
 from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,6 +30,14 @@ from hub.schema import MAX_COST, build_schema
 from hub.schema.errors import PublicError
 
 log = logging.getLogger("hub.app")
+
+
+class GraphQLResponse(JSONResponse):
+    """A JSON response encoded by orjson: a page of records or a dashboard is thousands of
+    values, several times faster than the standard library's encoder."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 def _error(message: str, status: int, **headers: str) -> JSONResponse:
@@ -153,7 +162,7 @@ def create_app(
             key = cache.key(
                 op["query"], op.get("operationName"), op.get("variables"), scope, version
             )
-            body = cache.encoded(key, lambda payload: bytes(JSONResponse(_public(payload)).body))
+            body = cache.encoded(key, lambda payload: orjson.dumps(_public(payload)))
             if body is not None:
                 return Response(body, media_type=media)
         results = []
@@ -204,12 +213,12 @@ def create_app(
             return _error("the request could not be completed; it has been logged", 503)
         count_errors(request.scope, results)
         if batch:
-            return JSONResponse([_public(r) for r in results], media_type=media)
+            return GraphQLResponse([_public(r) for r in results], media_type=media)
         (payload,) = results
         # A request error (nothing executed: parse, validation, variables) is 400 with
         # graphql-response+json, and 200 with application/json, as the spec says.
         status = 400 if payload.get("_request_error") and media == GRAPHQL_RESPONSE else 200
-        return JSONResponse(_public(payload), status_code=status, media_type=media)
+        return GraphQLResponse(_public(payload), status_code=status, media_type=media)
 
     async def console(_: Request) -> Response:
         return HTMLResponse(IDE_PAGE)

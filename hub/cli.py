@@ -279,6 +279,7 @@ def serve(
         "host": host,
         "port": port,
         "log_level": "warning",
+        # uvloop and httptools (dependencies) are uvicorn's defaults once installed.
         # Our own JSON logging and one log line per request (hub.metrics) instead of uvicorn's.
         "log_config": None,
         "access_log": False,

@@ -506,86 +506,66 @@ def _rows(
         key=lambda k: tuple("" if v is None else str(v) for v in k),
     ) if req.categorical else [()]  # fmt: skip
     population = {r["code"]: _population(r["population"]) for r in populations}
-    scoped: dict[tuple[str, ...], list[Any]] = {}  # the budgets of a scope, in their order
+    budget = _Budgets(req, budgets)
+    families = list(facts.items())
+    metrics = req.metrics
     rows = []
     for (bid, bucket), muni, combo in itertools.product(
         enumerate(periods), municipalities if by_municipality else [None], combos
     ):
-        key = (bid, *([muni] if by_municipality else []), *combo)
-        found = {family: rows_.get(key) for family, rows_ in facts.items()}
+        key = (bid, muni, *combo) if by_municipality else (bid, *combo)
+        found = {family: found_.get(key) for family, found_ in families}
         dims: dict[str, Any] = dict(bucket.key)
         if by_municipality:
             dims["MUNICIPALITY"] = muni
         dims.update(zip(req.categorical, combo, strict=True))
-        scope = [muni] if muni else municipalities
+        scope = (muni,) if muni else tuple(municipalities)
         day = min(bucket.end, last) if last else bucket.end
         pop = _sum_population(population, scope, day.year)
-        key_scope = tuple(scope)
-        if key_scope not in scoped:
-            scoped[key_scope] = [b for b in budgets if b["municipality_code"] in key_scope]
-        budget = _budget(req, bucket, dims, scoped[key_scope])
-        youth = _get(found, "trajectory", "youth", 0)
-        row = Row(dims, [], youth_in_care=youth, population=pop)
-        for metric in req.metrics:
-            value, support = _metric(metric, found, youth, pop, budget)
-            row.cells.append(Cell(metric, value, support, owned=False))
-        rows.append(row)
+        care_type = dims.get("CARE_TYPE", _ANY_CARE_TYPE)
+        values = _values(found, pop, budget(scope, bucket, care_type))
+        cells = [Cell(metric, *values[metric], False) for metric in metrics]
+        youth = values["YOUTH_IN_CARE"][1]  # the count is its own support
+        rows.append(Row(dims, cells, youth_in_care=youth, population=pop))
     return rows
 
 
-def _get(found: dict[str, Any], family: str, column: str, default: Any = None) -> Any:
-    row = found.get(family)
-    return default if row is None or row[column] is None else row[column]
+_NOTHING: dict[str, Any] = {}
+_ANY_CARE_TYPE = "*"  # a row not grouped by care type
 
 
-def _metric(
-    metric: str, found: dict[str, Any], youth: int, pop: int | None, budget: float | None
-) -> tuple[float | None, int | None]:
-    """(value, support) of one cell."""
-    started_youth = _get(found, "trajectory", "started_youth", 0)
-    ended_youth = _get(found, "trajectory", "ended_youth", 0)
-    cost = float(_get(found, "claim", "cost", 0)) / 100
-    cost_youth = _get(found, "claim", "cost_youth", 0)
-    match metric:
-        case "YOUTH_IN_CARE":
-            return youth, youth
-        case "TRAJECTORIES_STARTED":
-            return _get(found, "trajectory", "started", 0), started_youth
-        case "TRAJECTORIES_ENDED":
-            return _get(found, "trajectory", "ended", 0), ended_youth
-        case "AVERAGE_DURATION_DAYS":
-            duration = _get(found, "trajectory", "duration")
-            return (float(duration) if duration is not None else None), ended_youth
-        case "RESIDENTIAL_SHARE":
-            return _ratio(_get(found, "trajectory", "residential", 0), youth), youth
-        case "YOUTH_PER_1000":
-            return (youth * 1000 / pop if pop else None), youth
-        case "REPEAT_INFLOW_SHARE":
-            started = _get(found, "trajectory", "started", 0)
-            return _ratio(_get(found, "trajectory", "repeat", 0), started), started_youth
-        case "DROPOUT_SHARE":
-            ended = _get(found, "trajectory", "ended", 0)
-            return _ratio(_get(found, "trajectory", "dropouts", 0), ended), ended_youth
-        case "COST_EUR":
-            return cost, cost_youth
-        case "BUDGET_EUR":
-            return budget, None
-        case "BUDGET_UTILISATION":
-            return (cost / budget if budget else None), cost_youth
-        case "CLAIM_DELAY_DAYS":
-            return _get(found, "claim", "delay"), _get(found, "claim", "delay_youth", 0)
-        case "WAITING_DAYS":
-            return (
-                _get(found, "assignment", "waiting"),
-                _get(found, "assignment", "waiting_youth", 0),
-            )
-        case "LONG_RUNNING_YOUTH":
-            count = _get(found, "long_running", "long_running", 0)
-            return count, count
-        case "SWITCHING_YOUTH":
-            count = _get(found, "switching", "switching", 0)
-            return count, count
-    raise ValueError(metric)
+def _values(
+    found: dict[str, Any], pop: int | None, budget: float | None
+) -> dict[str, tuple[float | None, int | None]]:
+    """(value, support) of every metric of one row, from its family rows (a row missing or
+    a column null counts as zero, or as no value for medians and averages)."""
+    t = found.get("trajectory") or _NOTHING
+    c = found.get("claim") or _NOTHING
+    a = found.get("assignment") or _NOTHING
+    youth = t.get("youth") or 0
+    started, started_youth = t.get("started") or 0, t.get("started_youth") or 0
+    ended, ended_youth = t.get("ended") or 0, t.get("ended_youth") or 0
+    duration = t.get("duration")
+    cost, cost_youth = float(c.get("cost") or 0) / 100, c.get("cost_youth") or 0
+    long_running = (found.get("long_running") or _NOTHING).get("long_running") or 0
+    switching = (found.get("switching") or _NOTHING).get("switching") or 0
+    return {
+        "YOUTH_IN_CARE": (youth, youth),
+        "TRAJECTORIES_STARTED": (started, started_youth),
+        "TRAJECTORIES_ENDED": (ended, ended_youth),
+        "AVERAGE_DURATION_DAYS": (None if duration is None else float(duration), ended_youth),
+        "RESIDENTIAL_SHARE": (_ratio(t.get("residential") or 0, youth), youth),
+        "YOUTH_PER_1000": (youth * 1000 / pop if pop else None, youth),
+        "REPEAT_INFLOW_SHARE": (_ratio(t.get("repeat") or 0, started), started_youth),
+        "DROPOUT_SHARE": (_ratio(t.get("dropouts") or 0, ended), ended_youth),
+        "COST_EUR": (cost, cost_youth),
+        "BUDGET_EUR": (budget, None),
+        "BUDGET_UTILISATION": (cost / budget if budget else None, cost_youth),
+        "CLAIM_DELAY_DAYS": (c.get("delay"), c.get("delay_youth") or 0),
+        "WAITING_DAYS": (a.get("waiting"), a.get("waiting_youth") or 0),
+        "LONG_RUNNING_YOUTH": (long_running, long_running),
+        "SWITCHING_YOUTH": (switching, switching),
+    }
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -606,33 +586,57 @@ def _sum_population(
     return sum(c for c in counts if c is not None)
 
 
-def _budget(req: Request, bucket: Bucket, dims: dict[str, Any], budgets: list[Any]) -> float | None:
-    """The budget of a row, in euros: per municipality, year and lot, spread evenly over the
-    days of its year; null when the row splits what budgets do not (provider, product
-    category, referrer type)."""
-    if {"PROVIDER", "PRODUCT_CATEGORY", "REFERRER_TYPE"} & set(req.group_by) or (
-        req.providers or req.product_categories
-    ):
-        return None
-    counted = req.counted_care_types
-    split = req.care_types is not None or "CARE_TYPE" in req.group_by
-    total = 0.0
-    for b in budgets:  # those of the row's municipalities
-        care_type = _LOT_CARE_TYPE.get(b["lot"])
-        if split:
-            if care_type is None or (counted is not None and care_type not in counted):
+class _Budgets:
+    """The budget of a row, in euros: its municipalities' budgets per year and lot, each
+    spread evenly over the days of its year; null when the row splits what budgets do not
+    (provider, product category, referrer type). Summed per year once per scope."""
+
+    def __init__(self, req: Request, budgets: list[Any]) -> None:
+        self.none = bool(
+            {"PROVIDER", "PRODUCT_CATEGORY", "REFERRER_TYPE"} & set(req.group_by)
+            or req.providers
+            or req.product_categories
+        )
+        self.counted = req.counted_care_types
+        self.split = req.care_types is not None or "CARE_TYPE" in req.group_by
+        self.budgets = budgets
+        self.per_year: dict[tuple[tuple[str, ...], str | None], dict[int, float]] = {}
+
+    def __call__(
+        self, scope: tuple[str, ...], bucket: Bucket, care_type: str | None
+    ) -> float | None:
+        if self.none:
+            return None
+        per_year = self.per_year.get((scope, care_type))
+        if per_year is None:
+            per_year = self.per_year[(scope, care_type)] = self._per_year(scope, care_type)
+        total = 0.0
+        for year in range(bucket.start.year, bucket.end.year + 1):
+            euros = per_year.get(year)
+            if euros is None:
                 continue
-            if "CARE_TYPE" in dims and dims["CARE_TYPE"] != care_type:
+            year_start, year_end = date(year, 1, 1), date(year, 12, 31)
+            lo, hi = max(bucket.start, year_start), min(bucket.end, year_end)
+            total += euros * (((hi - lo).days + 1) / ((year_end - year_start).days + 1))
+        return total
+
+    def _per_year(self, scope: tuple[str, ...], care_type: str | None) -> dict[int, float]:
+        """Euros per year of the budgets counted in a row of these municipalities (and this
+        care type, when grouped by it)."""
+        counted, per_year = self.counted, dict[int, float]()
+        for b in self.budgets:
+            if b["municipality_code"] not in scope:
                 continue
-        elif care_type is not None and counted is not None and care_type not in counted:
-            continue
-        year_start, year_end = date(b["year"], 1, 1), date(b["year"], 12, 31)
-        lo, hi = max(bucket.start, year_start), min(bucket.end, year_end)
-        if lo > hi:
-            continue
-        share = ((hi - lo).days + 1) / ((year_end - year_start).days + 1)
-        total += b["amount_cents"] / 100 * share
-    return total
+            lot_type = _LOT_CARE_TYPE.get(b["lot"])
+            if self.split:
+                if lot_type is None or (counted is not None and lot_type not in counted):
+                    continue
+                if care_type not in (_ANY_CARE_TYPE, lot_type):
+                    continue
+            elif lot_type is not None and counted is not None and lot_type not in counted:
+                continue
+            per_year[b["year"]] = per_year.get(b["year"], 0.0) + b["amount_cents"] / 100
+        return per_year
 
 
 def answer(req: Request, rows: list[Row]) -> Answer:

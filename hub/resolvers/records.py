@@ -26,8 +26,17 @@ Key = tuple[str, int]  # (municipality_code, id)
 # Opaque ids and cursors ------------------------------------------------------------------
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def b64(text: str) -> str:
+    """base64.urlsafe_b64encode of the text, as text, in one call less per id (a page
+    encodes hundreds)."""
+    return binascii.b2a_base64(text.encode(), newline=False).translate(_URLSAFE).decode()
+
+
 def encode_id(kind: str, municipality: str, row_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{kind}:{municipality}:{row_id}".encode()).decode()
+    return b64(f"{kind}:{municipality}:{row_id}")
 
 
 def decode_id(kind: str, value: str) -> Key | None:
@@ -118,7 +127,7 @@ def _filter_args(kind: str, f: RecordFilter) -> list[Any]:
 
 
 def encode_cursor(row: Row) -> str:
-    return base64.urlsafe_b64encode(f"{row['municipality_code']}:{row['id']}".encode()).decode()
+    return b64(f"{row['municipality_code']}:{row['id']}")
 
 
 def decode_cursor(cursor: str | None) -> tuple[str | None, int | None]:
@@ -407,7 +416,7 @@ def after_id(after: str | None) -> int | None:
 
 
 def id_cursor(row: Row) -> str:
-    return base64.urlsafe_b64encode(str(row["id"]).encode()).decode()
+    return b64(str(row["id"]))
 
 
 async def quarantine_page(
@@ -446,7 +455,7 @@ async def audit_page(tx: Tx, first: int, after: str | None) -> Page:
 
 
 def seq_cursor(row: Row) -> str:
-    return base64.urlsafe_b64encode(str(row["seq"]).encode()).decode()
+    return b64(str(row["seq"]))
 
 
 async def runs_page(tx: Tx, source: str | None, first: int, after: str | None) -> Page:

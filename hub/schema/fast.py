@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from enum import Enum
 from operator import attrgetter
+from types import GeneratorType
 from typing import Any, Final
 
 from graphql import (
@@ -207,14 +208,19 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
                 )
             )
         is_awaitable = self.is_awaitable
+        plain: set[type] = set()  # classes seen to be neither errors nor awaitable
 
         def complete(source: Any) -> Any:
-            if source is None or source is Undefined:
-                if non_null:
+            cls = source.__class__
+            if cls not in plain:
+                if source is None or source is Undefined:
+                    if non_null:
+                        raise _Miss
+                    return None
+                if isinstance(source, Exception) or is_awaitable(source):
                     raise _Miss
-                return None
-            if isinstance(source, Exception) or is_awaitable(source):
-                raise _Miss
+                if cls is not GeneratorType:  # a generator's awaitability is its own
+                    plain.add(cls)
             return {name: done(get(source)) for name, get, done in plan}
 
         return complete
@@ -329,16 +335,18 @@ def _leaf(type_: GraphQLLeafType, non_null: bool) -> Complete:
 def _memo(general: Complete) -> Complete:
     """Enum members and dates repeat down a page; their output is a function of the value
     (datetimes are not memoised: equal instants in other zones print differently)."""
-    known: dict[tuple[type, Any], Any] = {}
+    known: dict[type, dict[Any, Any]] = {}  # class -> value -> output
 
     def complete(value: Any) -> Any:
         cls = value.__class__
-        if cls is date or isinstance(value, Enum):
-            key = (cls, value)
-            out = known.get(key, _UNSEEN)
-            if out is _UNSEEN:
-                out = known[key] = general(value)
-            return out
-        return general(value)
+        outputs = known.get(cls)
+        if outputs is None:
+            if cls is not date and not isinstance(value, Enum):
+                return general(value)
+            outputs = known[cls] = {}
+        out = outputs.get(value, _UNSEEN)
+        if out is _UNSEEN:
+            out = outputs[value] = general(value)
+        return out
 
     return complete

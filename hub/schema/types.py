@@ -8,7 +8,6 @@ the resolver and in the compiled completion of hub/schema/fast.py alike."""
 
 from __future__ import annotations
 
-import base64
 import functools
 from collections.abc import Callable
 from datetime import date, datetime
@@ -129,7 +128,7 @@ class Provider:
 
 
 def provider_cursor(row: Row) -> str:
-    return base64.urlsafe_b64encode(row["agb"].encode()).decode()
+    return records.b64(row["agb"])
 
 
 @strawberry.type
