@@ -358,11 +358,15 @@ def _fact_grain(req: Request, periods: list[Bucket]) -> str | None:
 async def _stored_facts(
     tx: Tx, req: Request, grain: str, periods: list[Bucket]
 ) -> dict[str, dict[tuple[Any, ...], Any]]:
+    """The stored family rows of the periods, read as one JSON document: one decode instead
+    of one per row."""
     families = [family for family, _ in _queries(req)]
-    (rows,) = await tx.fetch_region_wide(
+    ((found,),) = await tx.fetch_region_wide(
         [
             (
-                """select family, municipality_code, period_start, data from indicator_fact
+                """select coalesce(json_agg(json_build_array(family, municipality_code,
+                                                           period_start, data)), '[]')::text
+                   from indicator_fact
                    where grain = $1 and period_start = any($2::date[])
                      and family = any($3::text[])
                      and ($4::text[] is null or municipality_code = any($4))""",
@@ -375,20 +379,14 @@ async def _stored_facts(
             )
         ]
     )
-    bid = {b.start: i for i, b in enumerate(periods)}
+    bid = {b.start.isoformat(): i for i, b in enumerate(periods)}
     facts: dict[str, dict[tuple[Any, ...], Any]] = {family: {} for family in families}
-    for r in rows:
-        key = (bid[r["period_start"]], r["municipality_code"])
-        facts[r["family"]][key] = _decoded(r["data"])
+    # Numbers are read as float where the live row has a Decimal (sums, averages): the
+    # metrics use them only as floats, and float() of the stored exact text is float() of
+    # that Decimal.
+    for family, municipality, start, data in json.loads(found[0]):
+        facts[family][(bid[start], municipality)] = data
     return facts
-
-
-def _decoded(data: str) -> dict[str, Any]:
-    """A stored family row. Its numbers are read as float where the live row has a Decimal
-    (sums, averages): the metrics use them only as floats, and float() of the stored exact
-    text is float() of that Decimal."""
-    row: dict[str, Any] = json.loads(data)
-    return row
 
 
 async def refresh_facts(db: Database, region: Sequence[str], long_running_years: int) -> int:

@@ -23,6 +23,7 @@ import math
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from enum import Enum
+from keyword import iskeyword
 from operator import attrgetter
 from types import GeneratorType
 from typing import Any, Final
@@ -188,7 +189,7 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         grouped, defers, forbidden = self.collect_subfields(type_, fields)
         if defers or forbidden:
             raise _NotPlain
-        plan: list[tuple[str, Complete, Complete]] = []
+        plan: list[tuple[str, str | Complete, Complete]] = []
         for response_name, sub_fields in grouped.items():
             for details in sub_fields:
                 if any(d.name.value not in _CONDITIONS for d in details.node.directives or ()):
@@ -207,6 +208,7 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
                     self._completer(field.type, sub_fields),
                 )
             )
+        build = _builder(plan)
         is_awaitable = self.is_awaitable
         plain: set[type] = set()  # classes seen to be neither errors nor awaitable
 
@@ -221,11 +223,12 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
                     raise _Miss
                 if cls is not GeneratorType:  # a generator's awaitability is its own
                     plain.add(cls)
-            return {name: done(get(source)) for name, get, done in plan}
+            return build(source)
 
         return complete
 
-    def _getter(self, field: GraphQLField, fields: Fields) -> Complete:
+    def _getter(self, field: GraphQLField, fields: Fields) -> str | Complete:
+        """The attribute a field reads, or a function that gets its value."""
         definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
         if definition is None:
             raise _NotPlain
@@ -237,14 +240,15 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             and getattr(resolve, "__name__", "") == "_get_basic_result"
             and definition.default_resolver is getattr
         ):
-            return attrgetter(definition.python_name)
-        name = definition.metadata.get(PREFETCHED)
+            name: str = definition.python_name
+            return name if name.isidentifier() and not iskeyword(name) else attrgetter(name)
+        prefetched = definition.metadata.get(PREFETCHED)
         details = fields[0]
-        if name is None or details.fragment_variable_values is not None:
+        if prefetched is None or details.fragment_variable_values is not None:
             raise _NotPlain
         try:
             args = get_argument_values(field, details.node, self.variable_values)
-            key = prefetch_key(name, args)
+            key = prefetch_key(prefetched, args)
             hash(key)
         except Exception as exc:  # the standard path reports it
             raise _NotPlain from exc
@@ -253,6 +257,26 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             return source._prefetched[key]  # KeyError: not built, the standard way
 
         return get
+
+
+def _builder(plan: list[tuple[str, str | Complete, Complete]]) -> Complete:
+    """One function that builds the output of an object from its plan, generated once per
+    selection set: a dict display with a call per field, about twice as fast as looping
+    over the plan. Response names are GraphQL names and attributes Python identifiers, so
+    the generated text holds nothing else."""
+    namespace: dict[str, Any] = {}
+    items = []
+    for i, (response_name, get, done) in enumerate(plan):
+        namespace[f"done{i}"] = done
+        if isinstance(get, str):
+            value = f"source.{get}"
+        else:
+            namespace[f"get{i}"] = get
+            value = f"get{i}(source)"
+        items.append(f"{response_name!r}: done{i}({value})")
+    exec(f"def build(source):\n    return {{{', '.join(items)}}}\n", namespace)  # noqa: S102
+    build: Complete = namespace["build"]
+    return build
 
 
 def _dump(value: Any) -> str:
