@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+import orjson
+
 from hub.db import Database, Scope, Tx
 from hub.suppression import TIME, Answer, Cell, Row
 
@@ -384,7 +386,7 @@ async def _stored_facts(
     # Numbers are read as float where the live row has a Decimal (sums, averages): the
     # metrics use them only as floats, and float() of the stored exact text is float() of
     # that Decimal.
-    for family, municipality, start, data in json.loads(found[0]):
+    for family, municipality, start, data in orjson.loads(found[0]):
         facts[family][(bid[start], municipality)] = data
     return facts
 

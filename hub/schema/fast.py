@@ -26,7 +26,7 @@ from enum import Enum
 from keyword import iskeyword
 from operator import attrgetter
 from types import GeneratorType
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from graphql import (
     GraphQLBoolean,
@@ -89,11 +89,18 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
 
     compare = False
 
+    # Plans shared by the requests: (return type, the field nodes, the variables) -> (what
+    # the ids are of, kept alive, and the plan or None). The query text's document is
+    # cached (hub/schema/__init__.py), so a repeated operation finds its plans here.
+    _shared: ClassVar[dict[tuple[Any, ...], tuple[Any, Complete | None]]] = {}
+    SHARED_MAX: ClassVar[int] = 5_000  # entries; the cache starts over when full
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # (return type, field group) -> (field group kept alive, plan or None)
+        # This request's: (return type, field group) -> (field group kept alive, plan or None)
         self._plans: dict[tuple[int, int], tuple[Any, Complete | None]] = {}
         self._comparing = False
+        self._variables: str | None = None
         manager = self.middleware_manager
         self._plain_allowed = manager is None or not manager.middlewares
 
@@ -109,8 +116,10 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         key = (id(return_type), id(field_details_list))
         entry = self._plans.get(key)
         if entry is None:
-            entry = (field_details_list, self._compile(return_type, field_details_list))
-            self._plans[key] = entry
+            entry = self._plans[key] = (
+                field_details_list,
+                self._plan(return_type, field_details_list),
+            )
         plan = entry[1]
         if plan is None or self._comparing:
             return super().complete_value(
@@ -162,6 +171,22 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         return check(stock)
 
     # Compilation ------------------------------------------------------------------------
+
+    def _plan(self, return_type: GraphQLOutputType, fields: Fields) -> Complete | None:
+        """The plan of a field group, compiled by an earlier request when it could be: a
+        plan depends on the type, the field nodes and the variables (skip, include and
+        arguments), nothing else."""
+        if self._variables is None:
+            self._variables = repr(sorted(self.variable_values.coerced.items()))
+        nodes = tuple(d.node for d in fields)
+        key = (id(return_type), *map(id, nodes), self._variables)
+        shared = FastExecutor._shared
+        entry = shared.get(key)
+        if entry is None:
+            if len(shared) >= self.SHARED_MAX:
+                shared.clear()
+            entry = shared[key] = ((return_type, nodes), self._compile(return_type, fields))
+        return entry[1]
 
     def _compile(self, return_type: GraphQLOutputType, fields: Fields) -> Complete | None:
         named = return_type.of_type if is_non_null_type(return_type) else return_type

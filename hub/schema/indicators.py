@@ -48,6 +48,9 @@ class Metric(Enum):
     SWITCHING_YOUTH = "SWITCHING_YOUTH"
 
 
+_METRICS = {m.value: m for m in Metric}
+
+
 @strawberry.enum(description="What to group by. MONTH and QUARTER also fill year.")
 class Dimension(Enum):
     MUNICIPALITY = "MUNICIPALITY"
@@ -249,8 +252,8 @@ def _row(row: Any) -> IndicatorRow:
         referrer_type=k.get("REFERRER_TYPE"),
         values=[
             IndicatorValue(
-                metric=Metric[c.metric],
-                value=None if c.shown is None else float(c.shown),
+                metric=_METRICS[c.metric],
+                value=c.shown if c.shown is None or c.shown.__class__ is float else float(c.shown),
                 suppressed=c.suppressed,
             )
             for c in row.cells
