@@ -25,7 +25,13 @@ from hub import auth
 from hub.config import default_region
 from hub.resolvers.context import Context
 from hub.schema import build_schema
-from hub.schema.fast import PREFETCHED, FastExecutor, FastPathMismatchError, prefetch_key
+from hub.schema.fast import (
+    COMPUTED,
+    PREFETCHED,
+    FastExecutor,
+    FastPathMismatchError,
+    prefetch_key,
+)
 from hub.synth import generate
 
 from .conftest import SECRET, Api, load_generated, settings_for, token
@@ -53,6 +59,10 @@ class Item:
     @strawberry.field
     def shout(self) -> str:
         return self.name.upper()
+
+    @strawberry.field(metadata={COMPUTED: True})
+    def initial(self) -> str:
+        return self.name[:1]
 
     @strawberry.field(metadata={PREFETCHED: "twin"})
     def twin(self, times: int | None = None) -> Item | None:
@@ -159,6 +169,7 @@ class InlineQuery:
 ITEM_FIELDS = "name size color tags when child { name }"
 INLINE_QUERIES: list[tuple[str, dict[str, Any]]] = [
     ("{ items { name size color tags maybeTags when } }", {}),
+    ("{ items { initial child { initial name } } }", {}),
     ("{ a: items { n: name name } b: items { size s: size } }", {}),
     ("{ items { __typename name child { __typename name child { name child { name } } } } }", {}),
     (
@@ -240,6 +251,17 @@ async def test_plain_lists_are_compiled_and_anomalies_answered_as_graphql_core_d
     assert bad.errors is not None
     assert [e.path for e in bad.errors] == [["badItems", 1, "size"]]
     assert "32-bit" in bad.errors[0].message
+
+
+async def test_computed_fields_are_compiled() -> None:
+    _Counting.compiled = 0
+    result = await FAST.execute("{ items { initial child { initial } } }")
+    assert _Counting.compiled >= 1  # `initial` (COMPUTED) does not stop the plan
+    assert result.data == {
+        "items": [{"initial": "f", "child": {"initial": "m"}},
+                  {"initial": "h", "child": {"initial": "m"}},
+                  {"initial": "l", "child": None}]
+    }  # fmt: skip
 
 
 async def test_compare_mode_reports_a_plan_that_differs() -> None:
@@ -420,6 +442,41 @@ async def test_hub_identity_suite_meets_data_and_errors(world) -> None:
     assert failing.errors is not None
     assert failing.errors[0].message == "`last` must be at least 0, got -1"
     assert failing.errors[0].path == ["trajectories", "nodes", 0, "claims"]
+
+
+async def test_plans_are_shared_by_requests_of_the_same_operation(
+    world, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repeated operation completes with the plans of the first request; other variables
+    (here one that includes a field) get plans of their own, with the right answer."""
+    api, _ = world
+    compiled: list[str] = []
+    original = FastExecutor._compile
+
+    def counting(self: FastExecutor, return_type: Any, fields: Any) -> Any:
+        compiled.append(str(return_type))
+        return original(self, return_type, fields)
+
+    monkeypatch.setattr(FastExecutor, "_compile", counting)
+    monkeypatch.setattr(FastExecutor, "_shared", {})
+    query = """query Q($first: Int!, $ids: Boolean!) { trajectories(first: $first) {
+        nodes { id @include(if: $ids) careType youth { id @include(if: $ids) birthYear } } } }"""
+    first, _ = await _execute(api, "on", query, {"first": 5, "ids": False}, ROLES["region"])
+    assert compiled
+    compiled.clear()
+    again, _ = await _execute(api, "on", query, {"first": 5, "ids": False}, ROLES["region"])
+    assert compiled == []
+    assert again.data == first.data
+    with_ids, _ = await _execute(api, "on", query, {"first": 5, "ids": True}, ROLES["region"])
+    assert compiled
+    assert with_ids.data is not None
+    assert first.data is not None
+    nodes = with_ids.data["trajectories"]["nodes"]
+    assert all(n["id"] and n["youth"]["id"] for n in nodes)
+    without_ids = [
+        {"careType": n["careType"], "youth": {"birthYear": n["youth"]["birthYear"]}} for n in nodes
+    ]
+    assert without_ids == first.data["trajectories"]["nodes"]
 
 
 @pytest.mark.parametrize(

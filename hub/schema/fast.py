@@ -5,7 +5,8 @@ graphql-core completes every field of every object through the same generic mach
 calls a field, thousands for a page of records. This executor compiles, once per selection
 set of an operation, a plan of closures for values whose whole sub-selection is plain:
 strawberry fields without a resolver (attributes), links the parent built in SQL (fields
-marked `prefetched`, hub/schema/types.py) and `__typename`. Anything else (a resolver,
+marked `prefetched`, hub/schema/types.py), values computed from the parent alone (fields
+marked `computed`) and `__typename`. Anything else (a resolver,
 arguments, an abstract type, `is_type_of`, middleware, a directive other than skip and
 include) is not compiled and goes the standard way. Any anomaly while a plan runs (null
 for a non-null field, a value a scalar refuses, an awaitable, an exception) throws the
@@ -54,6 +55,9 @@ Complete = Callable[[Any], Any]
 Fields = Any  # graphql-core's FieldDetailsList (not exported)
 
 PREFETCHED: Final = "hub.prefetched"  # strawberry field metadata: the prefetch key's name
+# strawberry field metadata: its resolver is a plain function of the parent alone (no info,
+# no arguments, not async), so the plan calls it as the standard path would.
+COMPUTED: Final = "hub.computed"
 MODES: Final = ("on", "off", "compare")
 _CONDITIONS: Final = frozenset({"skip", "include"})
 _PLAIN_VALUES: Final = frozenset({str, int, float, bool, date, datetime})
@@ -267,6 +271,10 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         ):
             name: str = definition.python_name
             return name if name.isidentifier() and not iskeyword(name) else attrgetter(name)
+        resolver = definition.base_resolver
+        if definition.metadata.get(COMPUTED) and not field.args and not resolver.is_async:
+            computed: Complete = resolver.wrapped_func
+            return computed
         prefetched = definition.metadata.get(PREFETCHED)
         details = fields[0]
         if prefetched is None or details.fragment_variable_values is not None:

@@ -21,7 +21,7 @@ from hub import audit
 from hub.resolvers import records
 from hub.resolvers.context import Context
 from hub.schema.errors import PublicError
-from hub.schema.fast import PREFETCHED, prefetch_key
+from hub.schema.fast import COMPUTED, PREFETCHED, prefetch_key
 
 T = TypeVar("T")
 Row = Any
@@ -44,6 +44,11 @@ class ClaimStatus(Enum):
     REJECTED = "REJECTED"
     CREDITED = "CREDITED"
     CREDIT = "CREDIT"
+
+
+# Members by value, looked up for every record built (a dict is cheaper than calling the enum).
+_CARE_TYPES = {m.value: m for m in CareType}
+_CLAIM_STATUSES = {m.value: m for m in ClaimStatus}
 
 
 def _ctx(info: Info[Context, None]) -> Context:
@@ -300,6 +305,16 @@ def _prefetched(record: Any, key: tuple[Any, ...]) -> Any:
     return _MISSING if prefetched is None else prefetched.get(key, _MISSING)
 
 
+def _record_id(kind: str) -> Any:
+    """The `id` field of a record type: encoded when asked for, not for every record built."""
+
+    def id_(self: Any) -> strawberry.ID:
+        row = self._row
+        return strawberry.ID(records.encode_id(kind, row["municipality_code"], row["id"]))
+
+    return strawberry.field(resolver=id_, name="id", metadata={COMPUTED: True})
+
+
 class _Linked:
     """Links every record type shares: municipality, provider, youth, source."""
 
@@ -334,7 +349,7 @@ class _Linked:
 
 @strawberry.type
 class Youth:
-    id: strawberry.ID
+    id: strawberry.ID = _record_id("Youth")
     birth_year: int | None
     birth_month: int | None
     gender: str | None = strawberry.field(description="COD046: 0 unknown, 1 male, 2 female.")
@@ -355,7 +370,6 @@ class Youth:
     def of(row: Row) -> Youth:
         audit.saw(row["municipality_code"], row["id"])
         return Youth(
-            id=_id("Youth", row),
             birth_year=row["birth_year"],
             birth_month=row["birth_month"],
             gender=row["gender"],
@@ -367,13 +381,9 @@ def _key(row: Row) -> tuple[str, int]:
     return (row["municipality_code"], row["id"])
 
 
-def _id(kind: str, row: Row) -> strawberry.ID:
-    return strawberry.ID(records.encode_id(kind, row["municipality_code"], row["id"]))
-
-
 @strawberry.type
 class Assignment(_Linked):
-    id: strawberry.ID
+    id: strawberry.ID = _record_id("Assignment")
     number: str = strawberry.field(description="ToewijzingNummer, unique per municipality.")
     product_category: str | None
     product_code: str | None
@@ -396,7 +406,6 @@ class Assignment(_Linked):
     def of(row: Row) -> Assignment:
         audit.saw(row["municipality_code"], row["youth_id"])
         return Assignment(
-            id=_id("Assignment", row),
             number=row["toewijzing_nummer"],
             product_category=row["product_category"],
             product_code=row["product_code"],
@@ -421,7 +430,7 @@ class MeasureType(Enum):
 
 @strawberry.type(description="A measure of a certified institution (GI), from its own files.")
 class Measure(_Linked):
-    id: strawberry.ID
+    id: strawberry.ID = _record_id("Measure")
     measure_id: str = strawberry.field(description="The GI's own reference.")
     measure_type: MeasureType
     start: date
@@ -438,7 +447,6 @@ class Measure(_Linked):
     def of(row: Row) -> Measure:
         audit.saw(row["municipality_code"], row["youth_id"])
         return Measure(
-            id=_id("Measure", row),
             measure_id=row["measure_id"],
             measure_type=MeasureType(row["measure_type"]),
             start=row["start_date"],
@@ -450,7 +458,7 @@ class Measure(_Linked):
 
 @strawberry.type
 class Claim(_Linked):
-    id: strawberry.ID
+    id: strawberry.ID = _record_id("Claim")
     reference: str = strawberry.field(description="ReferentieNummer, unique per provider.")
     previous_reference: str | None
     claim_number: str = strawberry.field(description="DeclaratieNummer.")
@@ -481,7 +489,6 @@ class Claim(_Linked):
     def of(row: Row) -> Claim:
         audit.saw(row["municipality_code"], row["youth_id"])
         return Claim(
-            id=_id("Claim", row),
             reference=row["reference"],
             previous_reference=row["previous_reference"],
             claim_number=row["claim_number"],
@@ -495,7 +502,7 @@ class Claim(_Linked):
             rate_cents=row["rate_cents"],
             amount_cents=row["amount_cents"],
             debit_credit=row["debit_credit"],
-            status=ClaimStatus(row["status"]),
+            status=_CLAIM_STATUSES[row["status"]],
             retourcodes=list(row["retourcodes"]),
             _row=row,
         )
@@ -509,7 +516,7 @@ async def _assignment(info: Info[Context, None], row: Row) -> Assignment | None:
 
 @strawberry.type
 class CarePeriod:
-    id: strawberry.ID
+    id: strawberry.ID = _record_id("CarePeriod")
     start: date
     end: date | None
     end_reason: str | None = strawberry.field(description="JZ588 RedenBeeindiging.")
@@ -523,7 +530,6 @@ class CarePeriod:
     def of(row: Row) -> CarePeriod:
         audit.saw(row["municipality_code"], row["youth_id"])
         return CarePeriod(
-            id=_id("CarePeriod", row),
             start=row["start_date"],
             end=row["end_date"],
             end_reason=row["end_reason"],
@@ -533,7 +539,7 @@ class CarePeriod:
 
 @strawberry.type
 class Trajectory(_Linked):
-    id: strawberry.ID
+    id: strawberry.ID = _record_id("Trajectory")
     care_type: CareType | None
     start: date
     end: date | None
@@ -601,8 +607,7 @@ class Trajectory(_Linked):
         audit.saw(row["municipality_code"], row["youth_id"])
         care_type = row["care_type"]
         return Trajectory(
-            id=_id("Trajectory", row),
-            care_type=CareType(care_type) if care_type else None,
+            care_type=_CARE_TYPES[care_type] if care_type else None,
             start=row["start_date"],
             end=row["end_date"],
             end_reason=row["end_reason"],
