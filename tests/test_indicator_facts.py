@@ -88,7 +88,7 @@ async def _statements(db: Any, group_by: list[str], f: dict[str, Any]) -> int:
         care_types=tuple(f["careTypes"]) if "careTypes" in f else None,
     )
     async with db.tenant(auth.verify(SECRET, token("region"))) as tx:
-        await indicators.compute(tx, req, CODES, 2)
+        await indicators.compute(tx, req, 2)
         return int(tx.statements)
 
 
@@ -121,10 +121,10 @@ async def test_stored_facts_give_the_live_answer_for_every_role(region) -> None:
     stale = [await _statements(db, g, f) for g, f in STORED + LIVE]
     assert await _answers(api, STORED) == stored
     assert await _answers(api, LIVE) == live_anyway
-    # three reads of what every answer needs (budgets, population, the facts' state), then
-    # fresh facts: one read of them; stale: the data's range and a query per family (five)
-    assert fresh[: len(STORED)] == [3 + 1] * len(STORED)
-    assert stale[: len(STORED)] == [3 + 1 + 5] * len(STORED)
+    # one read of what every answer needs (region, budgets, population, the facts' state),
+    # then fresh facts: one read of them; stale: the data's range and a query per family
+    assert fresh[: len(STORED)] == [1 + 1] * len(STORED)
+    assert stale[: len(STORED)] == [1 + 1 + 5] * len(STORED)
     # questions the facts do not answer: live either way (stale: the range read as well)
     assert [n + 1 for n in fresh[len(STORED) :]] == stale[len(STORED) :]
     assert any(
@@ -176,7 +176,7 @@ async def test_a_refresh_recomputes_only_what_changed(region, tmp_path) -> None:
     )
     live = await _answers(api, [*STORED, *later])
     assert await refresh_facts(db, settings) == 1
-    assert await _statements(db, *later[0]) == 3 + 1  # from the stored facts
+    assert await _statements(db, *later[0]) == 1 + 1  # from the stored facts
     assert await _answers(api, [*STORED, *later]) == live
 
 

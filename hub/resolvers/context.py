@@ -27,7 +27,6 @@ class Context:
     suppression_threshold: int = 10  # HUB_SUPPRESSION_THRESHOLD, never below 5
     long_running_years: int = 2  # HUB_LONG_RUNNING_YEARS
     indicator_batch: Any = None  # hub/schema/indicators.py: the operation's indicators
-    region_rows: list[Any] | None = None  # the region's municipalities, read once
     loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def loader(self, name: str) -> DataLoader[Any, Any]:

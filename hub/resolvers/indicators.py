@@ -15,7 +15,6 @@ awaits its refresh, they are computed live like every other question.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -262,22 +261,29 @@ def _queries(req: Request) -> list[tuple[str, str]]:
     return found
 
 
+# What every question needs besides the facts, in one statement: the region, the budgets,
+# the population per municipality (the region file's, overridden per year by ingested
+# population data) and the state of the stored facts.
+_REFERENCE = """select
+    array(select code from municipality where in_region order by code) as region,
+    (select coalesce(json_agg(b), '[]') from (
+       select municipality_code, year, lot, amount_cents from budget) b)::text as budgets,
+    (select json_object_agg(m.code, m.youth_population || coalesce(
+       (select jsonb_object_agg(p.year::text, p.youth_0_17) from population p
+        where p.municipality_code = m.code), '{}')) from municipality m)::text as populations,
+    s.first_date, s.last_date, s.long_running_years, s.refreshed_at,
+    s.refreshed_at is not null and not exists (select 1 from fact_dirty) as clean
+    from indicator_fact_state s"""
+
+
 async def compute(
-    tx: Tx, req: Request, region: Sequence[str], long_running_years: int
-) -> tuple[list[Bucket], list[Row]]:
-    """The exact rows of one request: every cell with its value and support."""
-    budgets, populations, (state,) = await tx.fetch_region_wide(
-        [
-            ("select municipality_code, year, lot, amount_cents from budget", ()),
-            (
-                "select m.code, m.youth_population || coalesce((select jsonb_object_agg("
-                "p.year::text, p.youth_0_17) from population p where p.municipality_code "
-                "= m.code), '{}') as population from municipality m",
-                (),
-            ),
-            (_FACT_STATE, ()),
-        ]
-    )
+    tx: Tx, req: Request, long_running_years: int
+) -> tuple[list[str], list[Bucket], list[Row]]:
+    """The region and the exact rows of one request: every cell with its value and support."""
+    ((state,),) = await tx.fetch_region_wide([(_REFERENCE, ())])
+    region: list[str] = state["region"]
+    budgets = orjson.loads(state["budgets"])
+    populations = orjson.loads(state["populations"] or "{}")
     # Fresh facts: no records changed since they were computed, over the data's range then.
     fresh = state["clean"] and state["long_running_years"] == long_running_years
     if fresh:
@@ -305,7 +311,7 @@ async def compute(
         populations=populations,
         last=last,
     )
-    return periods, rows
+    return region, periods, rows
 
 
 def _args(req: Request, periods: list[Bucket], last: date | None, years: int) -> list[Any]:
@@ -495,7 +501,7 @@ def _rows(
     region: Sequence[str],
     facts: dict[str, dict[tuple[Any, ...], Any]],
     budgets: list[Any],
-    populations: list[Any],
+    populations: dict[str, Any],
     last: date | None,
 ) -> list[Row]:
     municipalities = list(req.municipalities or region)
@@ -505,7 +511,7 @@ def _rows(
         {key[width:] for found in facts.values() for key in found},
         key=lambda k: tuple("" if v is None else str(v) for v in k),
     ) if req.categorical else [()]  # fmt: skip
-    population = {r["code"]: _population(r["population"]) for r in populations}
+    population = {code: _population(years) for code, years in populations.items()}
     budget = _Budgets(req, budgets)
     families = list(facts.items())
     metrics = req.metrics
@@ -572,9 +578,8 @@ def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _population(value: Any) -> dict[int, int]:
-    data = json.loads(value) if isinstance(value, str) else value
-    return {int(k): int(v) for k, v in data.items()}
+def _population(years: dict[str, Any]) -> dict[int, int]:
+    return {int(k): int(v) for k, v in years.items()}
 
 
 def _sum_population(

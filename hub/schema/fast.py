@@ -391,19 +391,24 @@ def _leaf(type_: GraphQLLeafType, non_null: bool) -> Complete:
 
 def _memo(general: Complete) -> Complete:
     """Enum members and dates repeat down a page; their output is a function of the value
-    (datetimes are not memoised: equal instants in other zones print differently)."""
-    known: dict[type, dict[Any, Any]] = {}  # class -> value -> output
+    (datetimes are not memoised: equal instants in other zones print differently). Members
+    are found by identity (hashing an enum member is a Python call); the entry keeps the
+    member, so its id is not reused."""
+    members: dict[int, tuple[Any, Any]] = {}  # id(member) -> (member, output)
+    dates: dict[date, Any] = {}
 
     def complete(value: Any) -> Any:
-        cls = value.__class__
-        outputs = known.get(cls)
-        if outputs is None:
-            if cls is not date and not isinstance(value, Enum):
-                return general(value)
-            outputs = known[cls] = {}
-        out = outputs.get(value, _UNSEEN)
-        if out is _UNSEEN:
-            out = outputs[value] = general(value)
+        entry = members.get(id(value))
+        if entry is not None and entry[0] is value:
+            return entry[1]
+        if value.__class__ is date:
+            out = dates.get(value, _UNSEEN)
+            if out is _UNSEEN:
+                out = dates[value] = general(value)
+            return out
+        out = general(value)
+        if isinstance(value, Enum):
+            members[id(value)] = (value, out)
         return out
 
     return complete

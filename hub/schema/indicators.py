@@ -202,8 +202,7 @@ class IndicatorsQuery:
         key = str(info.path.key)
         try:
             req = _request(metrics, group_by or [], filter)
-            region = [m["code"] for m in await _region(ctx)]
-            _, rows = await sql.compute(ctx.tx, req, region, ctx.long_running_years)
+            _, _, rows = await sql.compute(ctx.tx, req, ctx.long_running_years)
             for row in rows:
                 owned = _owned(ctx, req, row.key.get("MUNICIPALITY"))
                 for cell in row.cells:
@@ -215,14 +214,6 @@ class IndicatorsQuery:
         batch.register(key, answer, ctx.suppression_threshold)
         await asyncio.wait_for(batch.done.wait(), timeout=60)
         return Indicators(rows=[_row(r) for r in answer.rows])
-
-
-async def _region(ctx: Context) -> list[Any]:
-    if ctx.region_rows is None:
-        ctx.region_rows = await ctx.tx.fetch(
-            "select code from municipality where in_region order by code"
-        )
-    return ctx.region_rows
 
 
 def _owned(ctx: Context, req: sql.Request, municipality: str | None) -> bool:
