@@ -514,7 +514,7 @@ def _rows(
     population = {code: _population(years) for code, years in populations.items()}
     budget = _Budgets(req, budgets)
     families = list(facts.items())
-    metrics = req.metrics
+    metrics, categorical = req.metrics, req.categorical
     rows = []
     for (bid, bucket), muni, combo in itertools.product(
         enumerate(periods), municipalities if by_municipality else [None], combos
@@ -524,7 +524,7 @@ def _rows(
         dims: dict[str, Any] = dict(bucket.key)
         if by_municipality:
             dims["MUNICIPALITY"] = muni
-        dims.update(zip(req.categorical, combo, strict=True))
+        dims.update(zip(categorical, combo, strict=True))
         scope = (muni,) if muni else tuple(municipalities)
         day = min(bucket.end, last) if last else bucket.end
         pop = _sum_population(population, scope, day.year)

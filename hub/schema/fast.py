@@ -28,6 +28,7 @@ from keyword import iskeyword
 from operator import attrgetter
 from types import GeneratorType
 from typing import Any, ClassVar, Final
+from weakref import WeakKeyDictionary
 
 from graphql import (
     GraphQLBoolean,
@@ -297,7 +298,7 @@ def _builder(plan: list[tuple[str, str | Complete, Complete]]) -> Complete:
     selection set: a dict display with a call per field, about twice as fast as looping
     over the plan. Response names are GraphQL names and attributes Python identifiers, so
     the generated text holds nothing else."""
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"isfinite": math.isfinite}
     items = []
     for i, (response_name, get, done) in enumerate(plan):
         namespace[f"done{i}"] = done
@@ -306,7 +307,12 @@ def _builder(plan: list[tuple[str, str | Complete, Complete]]) -> Complete:
         else:
             namespace[f"get{i}"] = get
             value = f"get{i}(source)"
-        items.append(f"{response_name!r}: done{i}({value})")
+        passes = _PASSES.get(done)  # a built-in scalar's test, inlined: no call when it holds
+        if passes is None:
+            items.append(f"{response_name!r}: done{i}({value})")
+        else:
+            test = passes.format(f"v{i}").replace(f"v{i}", f"(v{i} := {value})", 1)
+            items.append(f"{response_name!r}: v{i} if {test} else done{i}(v{i})")
     exec(f"def build(source):\n    return {{{', '.join(items)}}}\n", namespace)  # noqa: S102
     build: Complete = namespace["build"]
     return build
@@ -355,12 +361,14 @@ def _leaf(type_: GraphQLLeafType, non_null: bool) -> Complete:
             raise _Miss
         return out
 
-    # The built-in scalars return these values as they are: skip the call.
+    # The built-in scalars return these values as they are: skip the call. Each test is
+    # also registered as text, for the builder to inline.
     if type_ is GraphQLString or type_ is GraphQLID:
 
         def text(value: Any) -> Any:
             return value if value.__class__ is str else general(value)
 
+        _PASSES[text] = "{0}.__class__ is str"
         return text
     if type_ is GraphQLInt:
 
@@ -369,12 +377,14 @@ def _leaf(type_: GraphQLLeafType, non_null: bool) -> Complete:
                 return value
             return general(value)
 
+        _PASSES[integer] = f"{{0}}.__class__ is int and {_INT_MIN} <= {{0}} <= {_INT_MAX}"
         return integer
     if type_ is GraphQLBoolean:
 
         def boolean(value: Any) -> Any:
             return value if value.__class__ is bool else general(value)
 
+        _PASSES[boolean] = "{0}.__class__ is bool"
         return boolean
     if type_ is GraphQLFloat:
 
@@ -383,10 +393,16 @@ def _leaf(type_: GraphQLLeafType, non_null: bool) -> Complete:
                 return value
             return general(value)
 
+        _PASSES[number] = "{0}.__class__ is float and isfinite({0})"
         return number
     if isinstance(type_, GraphQLEnumType) or type_.name == "Date":
         return _memo(general)
     return general
+
+
+# Leaf completers that return the value itself when a test holds -> the test, with {0} for
+# the value (_builder inlines it).
+_PASSES: WeakKeyDictionary[Complete, str] = WeakKeyDictionary()
 
 
 def _memo(general: Complete) -> Complete:
