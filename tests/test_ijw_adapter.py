@@ -3,13 +3,16 @@ them. No database: the adapter only reads files."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from lxml import etree
 
 from hub.adapters.base import AdapterContext
-from hub.adapters.ijw import IjwAdapter
+from hub.adapters.ijw import IjwAdapter, content_hash
 from hub.model import Assignment, ClaimLine, ClaimRejection, FileResult, Retour
 from hub.pseudonym import elfproef, pseudonymise
 
@@ -383,3 +386,21 @@ def test_doctype_and_entities_are_refused(tmp_path: Path) -> None:
         result = read(path, context(xsd_dir=xsd_dir))
         assert result.failed
         assert [r.code for r in result.rejections] == ["doctype"]
+
+
+def test_content_hash_is_json_of_every_element_in_document_order() -> None:
+    """The file hash behind re-ingestion: each element as json.dumps([tag, sorted attributes,
+    stripped text]), then its children, then `)`; comments and layout do not count."""
+    xml = '<a xmlns="urn:x" z="1" b="2"> é "q" \\ <!-- note --><b>\n  één\t</b><c k="v&amp;w"/></a>'
+    root = etree.fromstring(xml.encode())
+    b, c = root.iterchildren(etree.Element)  # the comment is not an element
+    reference = hashlib.sha256()
+    for el, closing in [(root, False), (b, False), (b, True), (c, False), (c, True), (root, True)]:
+        if closing:
+            reference.update(b")")
+        else:
+            text = (el.text or "").strip()
+            reference.update(json.dumps([el.tag, sorted(el.attrib.items()), text]).encode())
+    assert content_hash(root) == reference.hexdigest()
+    relaid = etree.fromstring(etree.tostring(root).replace(b"><", b">\n  <"))
+    assert content_hash(relaid) == content_hash(root)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import ClassVar, TypedDict, TypeVar
+from typing import ClassVar, TypedDict, TypeVar, cast
 
 from lxml import etree
 
@@ -82,6 +82,7 @@ class _Msg:
 # --- element access by local name ------------------------------------------------------------
 
 
+@cache
 @cache
 def _p(path: str) -> str:
     return "/".join(f"{{*}}{step}" for step in path.split("/"))
@@ -172,20 +173,31 @@ def _xpath(el: Element, indexed: frozenset[str]) -> str:
     return "/" + "/".join(reversed(steps))
 
 
+_json_str = json.encoder.encode_basestring_ascii  # json.dumps' own, as a quoted JSON string
+
+
 def content_hash(root: Element) -> str:
     """sha256 over the message's content (namespace URI + local name, attributes and stripped
-    text of every element, in document order): the same for any re-serialisation of it."""
-    digest = hashlib.sha256()
+    text of every element, in document order): the same for any re-serialisation of it.
+
+    Each element contributes `json.dumps([tag, sorted attributes, text])`, its children and
+    `)`; the JSON is written here with json's own string encoder, the same text without a
+    json.dumps call per element."""
+    parts: list[str] = []
+    add = parts.append
 
     def walk(el: Element) -> None:
-        text = (el.text or "").strip()
-        digest.update(json.dumps([el.tag, sorted(el.attrib.items()), text]).encode())
+        attributes = ", ".join(
+            f"[{_json_str(k)}, {_json_str(v)}]" for k, v in sorted(el.attrib.items())
+        )
+        text = _json_str((el.text or "").strip())
+        add(f"[{_json_str(cast(str, el.tag))}, [{attributes}], {text}]")
         for child in el.iterchildren(etree.Element):
             walk(child)
-        digest.update(b")")
+        add(")")
 
     walk(root)
-    return digest.hexdigest()
+    return hashlib.sha256("".join(parts).encode()).hexdigest()
 
 
 # --- record builders -------------------------------------------------------------------------
@@ -468,10 +480,16 @@ def _xs_base(bases: dict[str, str], name: str) -> str:
     return base
 
 
+@cache
+def _resolved(path: Path) -> Path:
+    """The XSD folder's real path, once per process (resolving is a system call per step)."""
+    return path.resolve()
+
+
 def _validate(root: Element, message_type: str, xsd_dir: Path) -> None:
     """Raise the first XSD error, made readable: `ToewijzingEinddatum: '2027-06-31' is not a
     valid xs:date` (values of personal elements left out)."""
-    key = (xsd_dir.resolve(), message_type)
+    key = (_resolved(xsd_dir), message_type)
     try:
         if key not in _SCHEMAS:
             doc = etree.parse(str(key[0] / f"{message_type}.xsd"), _safe_parser())
