@@ -185,18 +185,18 @@ def content_hash(root: Element) -> str:
     json.dumps call per element."""
     parts: list[str] = []
     add = parts.append
-
-    def walk(el: Element) -> None:
-        attributes = ", ".join(
-            f"[{_json_str(k)}, {_json_str(v)}]" for k, v in sorted(el.attrib.items())
+    for event, el in etree.iterwalk(root, events=("start", "end"), tag=etree.Element):
+        if event == "end":
+            add(")")
+            continue
+        items = el.items()
+        attributes = (
+            ", ".join(f"[{_json_str(k)}, {_json_str(v)}]" for k, v in sorted(items))
+            if items
+            else ""
         )
         text = _json_str((el.text or "").strip())
         add(f"[{_json_str(cast(str, el.tag))}, [{attributes}], {text}]")
-        for child in el.iterchildren(etree.Element):
-            walk(child)
-        add(")")
-
-    walk(root)
     return hashlib.sha256("".join(parts).encode()).hexdigest()
 
 
