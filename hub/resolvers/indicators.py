@@ -276,10 +276,8 @@ _REFERENCE = """select
     from indicator_fact_state s"""
 
 
-async def compute(
-    tx: Tx, req: Request, long_running_years: int
-) -> tuple[list[str], list[Bucket], list[Row]]:
-    """The region and the exact rows of one request: every cell with its value and support."""
+async def compute(tx: Tx, req: Request, long_running_years: int) -> list[Row]:
+    """The exact rows of one request: every cell with its value and support."""
     ((state,),) = await tx.fetch_region_wide([(_REFERENCE, ())])
     region: list[str] = state["region"]
     budgets = orjson.loads(state["budgets"])
@@ -302,7 +300,7 @@ async def compute(
         facts = {
             family: _by_key(rows, req) for (family, _), rows in zip(families, results, strict=True)
         }
-    rows = _rows(
+    return _rows(
         req,
         periods,
         region=region,
@@ -311,7 +309,6 @@ async def compute(
         populations=populations,
         last=last,
     )
-    return region, periods, rows
 
 
 def _args(req: Request, periods: list[Bucket], last: date | None, years: int) -> list[Any]:

@@ -202,7 +202,7 @@ class IndicatorsQuery:
         key = str(info.path.key)
         try:
             req = _request(metrics, group_by or [], filter)
-            _, _, rows = await sql.compute(ctx.tx, req, ctx.long_running_years)
+            rows = await sql.compute(ctx.tx, req, ctx.long_running_years)
             for row in rows:
                 owned = _owned(ctx, req, row.key.get("MUNICIPALITY"))
                 for cell in row.cells:
