@@ -527,7 +527,7 @@ def _rows(
         pop = _sum_population(population, scope, day.year)
         care_type = dims.get("CARE_TYPE", _ANY_CARE_TYPE)
         values = _values(found, pop, budget(scope, bucket, care_type))
-        cells = [Cell(metric, *values[metric], False) for metric in metrics]
+        cells = [Cell(m, value, support, False) for m in metrics for value, support in (values[m],)]
         youth = values["YOUTH_IN_CARE"][1]  # the count is its own support
         rows.append(Row(dims, cells, youth_in_care=youth, population=pop))
     return rows
@@ -601,7 +601,9 @@ class _Budgets:
         )
         self.counted = req.counted_care_types
         self.split = req.care_types is not None or "CARE_TYPE" in req.group_by
-        self.budgets = budgets
+        self.by_municipality: dict[str, list[Any]] = {}
+        for b in budgets:
+            self.by_municipality.setdefault(b["municipality_code"], []).append(b)
         self.per_year: dict[tuple[tuple[str, ...], str | None], dict[int, float]] = {}
 
     def __call__(
@@ -626,9 +628,7 @@ class _Budgets:
         """Euros per year of the budgets counted in a row of these municipalities (and this
         care type, when grouped by it)."""
         counted, per_year = self.counted, dict[int, float]()
-        for b in self.budgets:
-            if b["municipality_code"] not in scope:
-                continue
+        for b in (b for m in scope for b in self.by_municipality.get(m, ())):
             lot_type = _LOT_CARE_TYPE.get(b["lot"])
             if self.split:
                 if lot_type is None or (counted is not None and lot_type not in counted):
