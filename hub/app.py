@@ -283,6 +283,8 @@ def create_app(
         try:
             yield
         finally:
+            if push is not None:
+                await push.close()
             if manage_pool:
                 await db.close()
 

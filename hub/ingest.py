@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import glob
 import logging
 import multiprocessing
@@ -18,6 +19,8 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
+
 from hub.adapters.base import Adapter, AdapterContext, PullAdapter
 from hub.adapters.claims_csv import ClaimsCsvAdapter
 from hub.adapters.csv_export import CsvAdapter
@@ -26,7 +29,7 @@ from hub.adapters.ijw import IjwAdapter
 from hub.adapters.json_api import JsonApiAdapter
 from hub.adapters.reference import ReferenceAdapter
 from hub.config import ConfigError, Settings
-from hub.db import Database, Scope
+from hub.db import Database, DatabaseError, Scope
 from hub.model import FileResult
 from hub.pseudonym import pseudonymise
 from hub.resolvers import indicators
@@ -247,14 +250,22 @@ async def pull(
     return results
 
 
-@dataclass(frozen=True, slots=True)
 class Pusher:
     """Push ingestion (`POST /ingest/{source}`): a file sent by its source's owner, loaded
-    like `hub ingest` loads it."""
+    like `hub ingest` loads it.
 
-    db: Database
-    settings: Settings
-    sources: dict[str, SourceInfo]
+    The stored indicator facts are brought up to date in the background once the file is
+    loaded, so a push answers as soon as its records are in rather than after recomputing
+    its municipality's facts (seconds on a large region; a push that arrives during a
+    refresh still waits for it to end before it can mark its municipality). Pushes that
+    arrive meanwhile are covered by one more refresh after the running one. Until a refresh
+    is done the pushed municipality is marked in `fact_dirty`, so every answer is computed
+    live and never stale."""
+
+    def __init__(self, db: Database, settings: Settings, sources: dict[str, SourceInfo]) -> None:
+        self.db, self.settings, self.sources = db, settings, sources
+        self._refreshing: asyncio.Task[None] | None = None
+        self._again = False
 
     async def load(self, source: SourceInfo, name: str, data: bytes) -> RunResult:
         adapter = make_adapter(source)
@@ -265,8 +276,32 @@ class Pusher:
             path.write_bytes(data)
             result = await asyncio.to_thread(adapter.read, path, ctx)
         run = await load_file(self.db, source, result)
-        await refresh_facts(self.db, self.settings)
+        self._refresh_soon()
         return run
+
+    def _refresh_soon(self) -> None:
+        if self._refreshing is not None and not self._refreshing.done():
+            self._again = True
+            return
+        self._refreshing = asyncio.create_task(self._refresh())
+
+    async def _refresh(self) -> None:
+        while True:
+            self._again = False
+            try:
+                await refresh_facts(self.db, self.settings)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, DatabaseError) as exc:
+                # the facts stay marked: answers stay live, and correct
+                log.error("facts_refresh_failed error=%s", type(exc).__name__)  # noqa: TRY400
+            if not self._again:
+                return
+
+    async def close(self) -> None:
+        """Stop a refresh in progress: its municipalities stay marked for the next one."""
+        if self._refreshing is not None and not self._refreshing.done():
+            self._refreshing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refreshing
 
 
 async def refresh_facts(db: Database, settings: Settings) -> int:

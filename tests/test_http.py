@@ -40,7 +40,8 @@ async def env(make_database, open_db, tmp_path: Path):
     pusher = Pusher(db, settings, {"csv-0193": assignments})
     app = create_app(db, SECRET, [m.code for m in SAMPLE_REGION], manage_pool=False, push=pusher)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub.test")
-    return urls, db, client
+    yield urls, db, client
+    await pusher.close()
 
 
 def _post(query: str, bearer: str, accept: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -224,6 +225,14 @@ async def test_push_ingestion_by_the_sources_owner(env) -> None:
     assert again.json()["accepted"] == 2  # the same content twice changes nothing
     rows = await _admin(urls, "select count(*) from assignment")
     assert rows[0][0] == 2
+    # The stored indicator facts are refreshed in the background after the push answered.
+    for _ in range(300):
+        if not await _admin(urls, "select 1 from fact_dirty"):
+            break
+        await asyncio.sleep(0.1)
+    assert await _admin(urls, "select 1 from fact_dirty") == []
+    (state,) = await _admin(urls, "select refreshed_at from indicator_fact_state")
+    assert state["refreshed_at"] is not None
     bad = await client.post(url, content=data.replace(b"Ingangsdatum", b"Begin"), headers=own)
     assert bad.status_code == 422
     assert bad.json()["rejections"][0]["code"] == "missing-columns"
