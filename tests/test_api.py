@@ -10,6 +10,8 @@ import pytest
 
 from hub import auth
 from hub.config import default_region
+from hub.db import Scope, Tx
+from hub.resolvers import records
 from hub.resolvers.context import Context
 from hub.schema import schema
 from hub.synth import generate
@@ -319,3 +321,26 @@ async def test_limits_are_checked_before_execution(world, query: str, fragment: 
             "limit": 200_000,
         }
         assert body["errors"][0]["extensions"]["cost"] > 200_000
+
+
+@pytest.mark.parametrize(
+    ("scope", "municipalities", "one"),
+    [
+        (Scope("municipality", municipality="0193"), None, ["0193"]),
+        (Scope("region"), ["0193"], ["0193"]),
+        (Scope("region"), None, None),
+        (Scope("region"), ["0193", "0150"], None),
+        (Scope("provider", provider="12345678"), None, None),
+    ],
+)
+def test_a_page_of_one_municipality_asks_for_it_by_equality(
+    scope: Scope, municipalities: list[str] | None, one: list[str] | None
+) -> None:
+    """A municipality's pages (and any filter on one municipality) name it with an equality
+    that PostgreSQL reads from the index; row-level security still decides what is seen."""
+    tx = Tx(None, scope)
+    for kind in ("trajectory", "assignment", "claim", "measure"):
+        where, args = records._where(tx, kind, records.RecordFilter(municipalities=municipalities))
+        assert ("municipality_code = ($1::text[])[1]" in where) == (one is not None)
+        assert ("municipality_code = any($1)" in where) == (one is None)
+        assert args[0] == (one if one is not None else municipalities)
