@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date
 from typing import Any
@@ -25,7 +25,7 @@ from starlette.routing import Route
 from bench import sql
 from hub import auth
 from hub.config import settings
-from hub.db import Database
+from hub.db import Database, Scope
 
 
 def _default(value: Any) -> Any:
@@ -48,11 +48,12 @@ def create() -> Starlette:
     region = {m.code for m in s.region()}
     secret = s.secret
 
-    async def run(request: Request, statement: str, args: list[Any]) -> Response:
+    async def run(request: Request, query: Callable[[Scope], tuple[str, list[Any]]]) -> Response:
         try:
             scope = auth.from_header(secret, request.headers.get("authorization"), region)
         except auth.AuthError as exc:
             return JSONResponse({"error": str(exc)}, 401)
+        statement, args = query(scope)
         async with db.tenant(scope, timeout_ms=s.statement_timeout_ms) as tx:
             rows = await tx.fetch(statement, *args)
         body = json.dumps([_plain(r) for r in rows], default=_default)
@@ -61,11 +62,18 @@ def create() -> Starlette:
     async def w1(request: Request) -> Response:
         body = json.loads(await request.body())
         start, end = date.fromisoformat(body["from"]), date.fromisoformat(body["to"])
-        return await run(request, "select * from bench.w1($1, $2)", [start, end])
+        return await run(request, lambda _: ("select * from bench.w1($1, $2)", [start, end]))
 
     async def w2(request: Request) -> Response:
         body = json.loads(await request.body())
-        return await run(request, sql.W2_FLOOR, [body.get("latest"), int(body["first"])])
+        args = [body.get("latest"), int(body["first"])]
+
+        def page(scope: Scope) -> tuple[str, list[Any]]:
+            own = scope.municipality if scope.role == "municipality" else None
+            statement, extra = sql.w2_floor(own)
+            return statement, args + extra
+
+        return await run(request, page)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})

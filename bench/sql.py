@@ -151,7 +151,16 @@ select t.care_type, t.start_date, t.end_date, t.end_reason, y.id is not null has
 from trajectory t
 left join youth y on y.municipality_code = t.municipality_code and y.id = t.youth_id
 join provider p on p.agb = t.provider_agb
-order by t.municipality_code, t.id limit $2"""
+{where}order by t.municipality_code, t.id limit $2"""
+
+
+def w2_floor(municipality: str | None) -> tuple[str, list[Any]]:
+    """The floor's W2 statement and its extra arguments: for a caller that sees one
+    municipality, that municipality by equality, as the hub asks it (hub/resolvers/records.py
+    `_where`), so PostgreSQL reads its rows from the index."""
+    if municipality is None:
+        return W2_FLOOR.format(where=""), []
+    return W2_FLOOR.format(where="where t.municipality_code = $3\n"), [municipality]
 
 
 def _w1_request() -> indicators.Request:

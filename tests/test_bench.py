@@ -111,16 +111,17 @@ async def test_w2_page_answers_the_hubs_page(region, latest):
     body = workloads.w2(argument).requests["hub"].body
     bearer = token("municipality", municipality=OWN)
     hub = workloads.rows_of("W2", "hub", {"data": await api.query(**_q(body), bearer=bearer)})
-    page = _floor_w2(
-        await _fetch(
-            db, Scope("municipality", municipality=OWN), bench_sql.W2_FLOOR, latest, workloads.PAGE
-        )
-    )
+    scope = Scope("municipality", municipality=OWN)
+    everything, _ = bench_sql.w2_floor(None)
+    page = _floor_w2(await _fetch(db, scope, everything, latest, workloads.PAGE))
+    own, extra = bench_sql.w2_floor(OWN)  # what the floor asks for a municipality
+    own_page = _floor_w2(await _fetch(db, scope, own, latest, workloads.PAGE, *extra))
     assert len(hub) == min(workloads.PAGE, counts["municipality"]) > 0
     assert any(row[-1] for row in hub)  # some trajectory has claims
     if latest:
         assert all(len(row[-1]) <= latest for row in hub)
     assert page == hub
+    assert own_page == hub
 
 
 def _q(body: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +132,7 @@ def _q(body: dict[str, Any]) -> dict[str, Any]:
 async def test_bench_sql_keeps_row_level_security(region, role):
     db, _, provider, counts = region
     scope = _scope(role, provider)
-    page = await _fetch(db, scope, bench_sql.W2_FLOOR, None, 10**6)
+    page = await _fetch(db, scope, bench_sql.w2_floor(None)[0], None, 10**6)
     assert len(page) == counts[role]
     if role == "provider":
         assert {r["agb"] for r in page} == {provider}
