@@ -83,7 +83,6 @@ class _Msg:
 
 
 @cache
-@cache
 def _p(path: str) -> str:
     return "/".join(f"{{*}}{step}" for step in path.split("/"))
 

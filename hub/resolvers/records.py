@@ -83,26 +83,26 @@ def _page_sql(base: str, first_arg: int) -> str:
 
 
 _FILTERS = {
-    "trajectory": """from trajectory where ($1::text[] is null or municipality_code = any($1))
+    "trajectory": """from trajectory where {municipalities}
         and ($2::text[] is null or provider_agb = any($2))
         and ($3::text[] is null or care_type = any($3))
         and ($4::date is null or coalesce(end_date, 'infinity') >= $4)
         and ($5::date is null or start_date <= $5)
         and ($6::text is null or (municipality_code = $6 and youth_id = $7))""",
-    "assignment": """from assignment where ($1::text[] is null or municipality_code = any($1))
+    "assignment": """from assignment where {municipalities}
         and ($2::text[] is null or provider_agb = any($2))
         and ($3::text[] is null or product_category = any($3))
         and ($4::date is null or coalesce(end_date, 'infinity') >= $4)
         and ($5::date is null or start_date <= $5)
         and ($6::text is null or (municipality_code = $6 and youth_id = $7))""",
-    "claim": """from claim where ($1::text[] is null or municipality_code = any($1))
+    "claim": """from claim where {municipalities}
         and ($2::text[] is null or provider_agb = any($2))
         and ($3::text[] is null or product_category = any($3))
         and ($4::date is null or period_end >= $4)
         and ($5::date is null or period_start <= $5)
         and ($6::text is null or (municipality_code = $6 and youth_id = $7))
         and ($8::text[] is null or status = any($8))""",
-    "measure": """from gi_measure where ($1::text[] is null or municipality_code = any($1))
+    "measure": """from gi_measure where {municipalities}
         and ($2::text[] is null or provider_agb = any($2))
         and ($3::text[] is null or measure_type = any($3))
         and ($4::date is null or coalesce(end_date, 'infinity') >= $4)
@@ -111,8 +111,9 @@ _FILTERS = {
 }
 
 
-# One municipality is asked as an equality, which PostgreSQL answers from the index on
-# (municipality_code, ...) instead of reading the whole table through row-level security.
+# $1, the municipalities asked for: one is asked as an equality, which PostgreSQL answers
+# from the index on (municipality_code, ...) instead of reading the whole table through
+# row-level security.
 _ANY_MUNICIPALITY = "($1::text[] is null or municipality_code = any($1))"
 _ONE_MUNICIPALITY = "municipality_code = ($1::text[])[1]"
 
@@ -123,9 +124,8 @@ def _where(tx: Tx, kind: str, f: RecordFilter) -> tuple[str, list[Any]]:
     scope = tx.scope
     if f.municipalities is None and scope.role == "municipality" and scope.municipality:
         f = dataclasses.replace(f, municipalities=[scope.municipality])
-    where = _FILTERS[kind]
-    if f.municipalities is not None and len(f.municipalities) == 1:
-        where = where.replace(_ANY_MUNICIPALITY, _ONE_MUNICIPALITY)
+    one = f.municipalities is not None and len(f.municipalities) == 1
+    where = _FILTERS[kind].format(municipalities=_ONE_MUNICIPALITY if one else _ANY_MUNICIPALITY)
     return where, _filter_args(kind, f)
 
 
