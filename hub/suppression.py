@@ -50,7 +50,7 @@ class Cell:
     support: int | None  # distinct youth the value is computed from; None: not personal
     owned: bool  # the caller may see it exactly
     suppressed: bool = False
-    shown: float | None = None  # what the caller sees
+    shown: float | None = None  # what the caller sees (the GraphQL IndicatorValue.value)
 
     @property
     def weight(self) -> float:
@@ -96,7 +96,8 @@ def suppress(answers: Sequence[Answer], threshold: int) -> None:
     for answer in answers:
         for row in answer.rows:
             for cell in row.cells:
-                cell.shown = None if cell.suppressed else _round(cell, row)
+                shown = None if cell.suppressed else _round(cell, row)
+                cell.shown = shown if shown is None or shown.__class__ is float else float(shown)
 
 
 def _relations(answers: Sequence[Answer]) -> Iterable[list[Cell]]:

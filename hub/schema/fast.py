@@ -406,21 +406,22 @@ _PASSES: WeakKeyDictionary[Complete, str] = WeakKeyDictionary()
 
 
 def _memo(general: Complete) -> Complete:
-    """Enum members and dates repeat down a page; their output is a function of the value
-    (datetimes are not memoised: equal instants in other zones print differently). Members
-    are found by identity (hashing an enum member is a Python call); the entry keeps the
-    member, so its id is not reused."""
+    """Enum members, their values as text and dates repeat down a page; their output is a
+    function of the value (datetimes are not memoised: equal instants in other zones print
+    differently). Members are found by identity (hashing an enum member is a Python call);
+    the entry keeps the member, so its id is not reused."""
     members: dict[int, tuple[Any, Any]] = {}  # id(member) -> (member, output)
-    dates: dict[date, Any] = {}
+    plain: dict[Any, Any] = {}  # a text or a date -> output
 
     def complete(value: Any) -> Any:
         entry = members.get(id(value))
         if entry is not None and entry[0] is value:
             return entry[1]
-        if value.__class__ is date:
-            out = dates.get(value, _UNSEEN)
+        cls = value.__class__
+        if cls is str or cls is date:
+            out = plain.get(value, _UNSEEN)
             if out is _UNSEEN:
-                out = dates[value] = general(value)
+                out = plain[value] = general(value)
             return out
         out = general(value)
         if isinstance(value, Enum):

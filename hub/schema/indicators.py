@@ -9,7 +9,7 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from graphql import (
@@ -48,8 +48,6 @@ class Metric(Enum):
     SWITCHING_YOUTH = "SWITCHING_YOUTH"
 
 
-_METRICS = {m.value: m for m in Metric}
-
 
 @strawberry.enum(description="What to group by. MONTH and QUARTER also fill year.")
 class Dimension(Enum):
@@ -73,10 +71,15 @@ class IndicatorFilter:
     providers: list[str] | None = None
 
 
-@strawberry.type
+@strawberry.type(
+    description="One metric of a row. Served straight from the suppressed cells "
+    "(hub.suppression.Cell, of the same attribute names): `value` is what the caller may see."
+)
 class IndicatorValue:
     metric: Metric
-    value: float | None = strawberry.field(description="Null when suppressed or undefined.")
+    shown: float | None = strawberry.field(
+        name="value", description="Null when suppressed or undefined."
+    )
     suppressed: bool
 
 
@@ -241,12 +244,6 @@ def _row(row: Any) -> IndicatorRow:
         product_category=k.get("PRODUCT_CATEGORY"),
         provider=k.get("PROVIDER"),
         referrer_type=k.get("REFERRER_TYPE"),
-        values=[
-            IndicatorValue(
-                metric=_METRICS[c.metric],
-                value=c.shown if c.shown is None or c.shown.__class__ is float else float(c.shown),
-                suppressed=c.suppressed,
-            )
-            for c in row.cells
-        ],
+        # The cells themselves, not a copy: a cell is read as an IndicatorValue.
+        values=cast(list[IndicatorValue], row.cells),
     )
