@@ -47,7 +47,23 @@ def issue(
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 
 
+# Tokens verified before -> (scope, expiry): a dashboard sends the same token with every
+# request, and checking its signature and claims costs more than a small answer. An entry
+# is used only until the token expires; the cache starts over when full.
+_VERIFIED: dict[tuple[str, str], tuple[Scope, float]] = {}
+_VERIFIED_MAX = 1_024
+
+
 def verify(secret: str, token: str, region: Collection[str] | None = None) -> Scope:
+    entry = _VERIFIED.get((secret, token))
+    fresh = entry is not None and time.time() < entry[1]
+    scope = entry[0] if entry is not None and fresh else _verified(secret, token)
+    if region is not None and scope.municipality and scope.municipality not in region:
+        raise AuthError(f"municipality {scope.municipality} is not in this hub's region")
+    return scope
+
+
+def _verified(secret: str, token: str) -> Scope:
     try:
         claims = jwt.decode(
             token,
@@ -66,8 +82,9 @@ def verify(secret: str, token: str, region: Collection[str] | None = None) -> Sc
         claims.get("provider"),
         subject=str(claims.get("sub") or ""),
     )
-    if region is not None and scope.municipality and scope.municipality not in region:
-        raise AuthError(f"municipality {scope.municipality} is not in this hub's region")
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[(secret, token)] = (scope, float(claims["exp"]))
     return scope
 
 

@@ -3,6 +3,7 @@ sees, that nothing crosses the wall, tokens, limits, and constant statement coun
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import asyncpg
@@ -229,6 +230,19 @@ async def test_no_or_bad_token_is_401_with_a_clear_message(
     )
     assert response.status_code == 401
     assert reason in response.json()["errors"][0]["message"]
+
+
+def test_a_token_verified_before_is_refused_once_it_expires() -> None:
+    short = auth.issue(SECRET, "municipality", municipality="0193", ttl_seconds=1)
+    assert auth.verify(SECRET, short).municipality == "0193"  # now remembered as verified
+    assert auth.verify(SECRET, short).municipality == "0193"
+    with pytest.raises(auth.AuthError, match="not in this hub's region"):
+        auth.verify(SECRET, short, region={"0150"})  # the region is checked every time
+    time.sleep(1.2)
+    with pytest.raises(auth.AuthError, match="expired"):
+        auth.verify(SECRET, short)
+    with pytest.raises(auth.AuthError, match="not valid"):
+        auth.verify("another-secret-" + "y" * 32, auth.issue(SECRET, "region"))
 
 
 async def test_statement_count_does_not_grow_with_the_page(world) -> None:

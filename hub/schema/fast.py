@@ -238,7 +238,8 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
                     self._completer(field.type, sub_fields),
                 )
             )
-        build = _builder(plan)
+        display, namespace = _display(plan)
+        build = _generated("def build(source):\n    return " + display, namespace)
         is_awaitable = self.is_awaitable
         plain: set[type] = set()  # classes seen to be neither errors nor awaitable
 
@@ -255,6 +256,7 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
                     plain.add(cls)
             return build(source)
 
+        _OBJECTS[complete] = (display, namespace, plain)
         return complete
 
     def _getter(self, field: GraphQLField, fields: Fields) -> str | Complete:
@@ -293,11 +295,11 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         return get
 
 
-def _builder(plan: list[tuple[str, str | Complete, Complete]]) -> Complete:
-    """One function that builds the output of an object from its plan, generated once per
-    selection set: a dict display with a call per field, about twice as fast as looping
-    over the plan. Response names are GraphQL names and attributes Python identifiers, so
-    the generated text holds nothing else."""
+def _display(plan: list[tuple[str, str | Complete, Complete]]) -> tuple[str, dict[str, Any]]:
+    """The dict display that builds the output of an object from its plan (`source`), and
+    the names it uses: a call per field, none for a leaf whose test holds (_LEAVES). Response
+    names are GraphQL names and attributes Python identifiers, so the text holds nothing
+    else."""
     namespace: dict[str, Any] = {"isfinite": math.isfinite}
     items = []
     for i, (response_name, get, done) in enumerate(plan):
@@ -307,15 +309,27 @@ def _builder(plan: list[tuple[str, str | Complete, Complete]]) -> Complete:
         else:
             namespace[f"get{i}"] = get
             value = f"get{i}(source)"
-        passes = _PASSES.get(done)  # a built-in scalar's test, inlined: no call when it holds
-        if passes is None:
+        leaf = _LEAVES.get(done)
+        if leaf is None:
             items.append(f"{response_name!r}: done{i}({value})")
-        else:
-            test = passes.format(f"v{i}").replace(f"v{i}", f"(v{i} := {value})", 1)
-            items.append(f"{response_name!r}: v{i} if {test} else done{i}(v{i})")
-    exec(f"def build(source):\n    return {{{', '.join(items)}}}\n", namespace)  # noqa: S102
-    build: Complete = namespace["build"]
-    return build
+            continue
+        template, known = leaf
+        namespace[f"known{i}"] = known
+        expression = template.format(
+            first=f"(v{i} := {value})", v=f"v{i}", done=f"done{i}", known=f"known{i}"
+        )
+        items.append(f"{response_name!r}: {expression}")
+    return "{" + ", ".join(items) + "}", namespace
+
+
+def _generated(text: str, namespace: dict[str, Any]) -> Complete:
+    """The function `text` defines (generated once per selection set: about twice as fast as
+    interpreting the plan)."""
+    scope = dict(namespace)
+    exec(text, scope)  # noqa: S102
+    name = text.split("(", 1)[0].removeprefix("def ")
+    generated: Complete = scope[name]
+    return generated
 
 
 def _dump(value: Any) -> str:
@@ -334,13 +348,28 @@ def _constant(value: Any) -> Complete:
 
 
 def _list(item: Complete, non_null: bool) -> Complete:
-    def complete(value: Any) -> Any:
+    def other(value: Any) -> Any:
         if value is None or value is Undefined:
             if non_null:
                 raise _Miss
             return None
+        raise _Miss  # generators, async iterables, strings, mappings: the standard way
+
+    inline = _OBJECTS.get(item)
+    if inline is not None:  # a list of objects: each built inside the comprehension
+        display, namespace, plain = inline
+        return _generated(
+            "def complete(value):\n"
+            "    if value.__class__ is not list and value.__class__ is not tuple:\n"
+            "        return other(value)\n"
+            f"    return [{display} if source.__class__ in plain else item(source)"
+            " for source in value]\n",
+            {**namespace, "other": other, "plain": plain, "item": item},
+        )
+
+    def complete(value: Any) -> Any:
         if value.__class__ is not list and value.__class__ is not tuple:
-            raise _Miss  # generators, async iterables, strings, mappings: the standard way
+            return other(value)
         return [item(v) for v in value]
 
     return complete
@@ -362,13 +391,13 @@ def _leaf(type_: GraphQLLeafType, non_null: bool) -> Complete:
         return out
 
     # The built-in scalars return these values as they are: skip the call. Each test is
-    # also registered as text, for the builder to inline.
+    # also registered as an expression, for a builder to inline.
     if type_ is GraphQLString or type_ is GraphQLID:
 
         def text(value: Any) -> Any:
             return value if value.__class__ is str else general(value)
 
-        _PASSES[text] = "{0}.__class__ is str"
+        _LEAVES[text] = ("{v} if {first}.__class__ is str else {done}({v})", None)
         return text
     if type_ is GraphQLInt:
 
@@ -377,14 +406,18 @@ def _leaf(type_: GraphQLLeafType, non_null: bool) -> Complete:
                 return value
             return general(value)
 
-        _PASSES[integer] = f"{{0}}.__class__ is int and {_INT_MIN} <= {{0}} <= {_INT_MAX}"
+        _LEAVES[integer] = (
+            f"{{v}} if {{first}}.__class__ is int and {_INT_MIN} <= {{v}} <= {_INT_MAX}"
+            " else {done}({v})",
+            None,
+        )
         return integer
     if type_ is GraphQLBoolean:
 
         def boolean(value: Any) -> Any:
             return value if value.__class__ is bool else general(value)
 
-        _PASSES[boolean] = "{0}.__class__ is bool"
+        _LEAVES[boolean] = ("{v} if {first}.__class__ is bool else {done}({v})", None)
         return boolean
     if type_ is GraphQLFloat:
 
@@ -393,16 +426,23 @@ def _leaf(type_: GraphQLLeafType, non_null: bool) -> Complete:
                 return value
             return general(value)
 
-        _PASSES[number] = "{0}.__class__ is float and isfinite({0})"
+        _LEAVES[number] = (
+            "{v} if {first}.__class__ is float and isfinite({v}) else {done}({v})",
+            None,
+        )
         return number
     if isinstance(type_, GraphQLEnumType) or type_.name == "Date":
         return _memo(general)
     return general
 
 
-# Leaf completers that return the value itself when a test holds -> the test, with {0} for
-# the value (_builder inlines it).
-_PASSES: WeakKeyDictionary[Complete, str] = WeakKeyDictionary()
+# Leaf completers a builder inlines (_display) -> (an expression of the completed value,
+# an object it uses): {first} where the value is first evaluated, {v} where it is used again,
+# {done} the completer itself (for what the expression does not settle), {known} the object.
+_LEAVES: WeakKeyDictionary[Complete, tuple[str, Any]] = WeakKeyDictionary()
+# Object completers -> (their dict display, its names, the classes seen plain): a list of
+# them builds each item inside its comprehension (_list).
+_OBJECTS: WeakKeyDictionary[Complete, tuple[str, dict[str, Any], set[type]]] = WeakKeyDictionary()
 
 
 def _memo(general: Complete) -> Complete:
@@ -428,4 +468,10 @@ def _memo(general: Complete) -> Complete:
             members[id(value)] = (value, out)
         return out
 
+    # A text seen before is found without the call (outputs are names and ISO dates: never
+    # empty).
+    _LEAVES[complete] = (
+        "({known}.get({v}) or {done}({v})) if {first}.__class__ is str else {done}({v})",
+        plain,
+    )
     return complete

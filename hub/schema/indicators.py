@@ -71,10 +71,9 @@ class IndicatorFilter:
     providers: list[str] | None = None
 
 
-@strawberry.type(
-    description="One metric of a row. Served straight from the suppressed cells "
-    "(hub.suppression.Cell, of the same attribute names): `value` is what the caller may see."
-)
+# Served straight from the suppressed cells (hub.suppression.Cell, of the same attribute
+# names): `value` is what the caller may see.
+@strawberry.type
 class IndicatorValue:
     metric: Metric
     shown: float | None = strawberry.field(
