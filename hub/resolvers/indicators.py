@@ -14,7 +14,6 @@ awaits its refresh, they are computed live like every other question.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -508,50 +507,61 @@ def _rows(
         {key[width:] for found in facts.values() for key in found},
         key=lambda k: tuple("" if v is None else str(v) for v in k),
     ) if req.categorical else [()]  # fmt: skip
-    population = {code: _population(years) for code, years in populations.items()}
+    population = _Population(populations)
     budget = _Budgets(req, budgets)
-    families = list(facts.items())
+    trajectory, claim, assignment, long_running, switching = (
+        facts.get(family, _NOTHING) for family in _FAMILIES
+    )
     metrics, categorical = req.metrics, req.categorical
+    everyone = tuple(municipalities)
     rows = []
-    for (bid, bucket), muni, combo in itertools.product(
-        enumerate(periods), municipalities if by_municipality else [None], combos
-    ):
-        key = (bid, muni, *combo) if by_municipality else (bid, *combo)
-        found = {family: found_.get(key) for family, found_ in families}
-        dims: dict[str, Any] = dict(bucket.key)
-        if by_municipality:
-            dims["MUNICIPALITY"] = muni
-        dims.update(zip(categorical, combo, strict=True))
-        scope = (muni,) if muni else tuple(municipalities)
-        day = min(bucket.end, last) if last else bucket.end
-        pop = _sum_population(population, scope, day.year)
-        care_type = dims.get("CARE_TYPE", _ANY_CARE_TYPE)
-        values = _values(found, pop, budget(scope, bucket, care_type))
-        cells = [Cell(m, value, support, False) for m in metrics for value, support in (values[m],)]
-        youth = values["YOUTH_IN_CARE"][1]  # the count is its own support
-        rows.append(Row(dims, cells, youth_in_care=youth, population=pop))
+    for bid, bucket in enumerate(periods):
+        year = (min(bucket.end, last) if last else bucket.end).year  # of the population
+        shares = _year_shares(bucket)
+        for muni in municipalities if by_municipality else [None]:
+            scope = (muni,) if muni else everyone
+            pop = population(scope, year)
+            for combo in combos:
+                key = (bid, muni, *combo) if by_municipality else (bid, *combo)
+                dims: dict[str, Any] = dict(bucket.key)
+                if by_municipality:
+                    dims["MUNICIPALITY"] = muni
+                if combo:
+                    dims.update(zip(categorical, combo, strict=True))
+                values = _values(
+                    trajectory.get(key) or _NOTHING,
+                    claim.get(key) or _NOTHING,
+                    assignment.get(key) or _NOTHING,
+                    (long_running.get(key) or _NOTHING).get("long_running") or 0,
+                    (switching.get(key) or _NOTHING).get("switching") or 0,
+                    pop,
+                    budget(scope, shares, dims.get("CARE_TYPE", _ANY_CARE_TYPE)),
+                )
+                cells = [
+                    Cell(m, value, support, False)
+                    for m in metrics
+                    for value, support in (values[m],)
+                ]
+                youth = values["YOUTH_IN_CARE"][1]  # the count is its own support
+                rows.append(Row(dims, cells, youth_in_care=youth, population=pop))
     return rows
 
 
 _NOTHING: dict[str, Any] = {}
 _ANY_CARE_TYPE = "*"  # a row not grouped by care type
+_FAMILIES = ("trajectory", "claim", "assignment", "long_running", "switching")
 
 
-def _values(
-    found: dict[str, Any], pop: int | None, budget: float | None
+def _values(  # noqa: PLR0917 (one row's family rows, straight from _rows)
+    t: Any, c: Any, a: Any, long_running: int, switching: int, pop: int | None, budget: float | None
 ) -> dict[str, tuple[float | None, int | None]]:
     """(value, support) of every metric of one row, from its family rows (a row missing or
     a column null counts as zero, or as no value for medians and averages)."""
-    t = found.get("trajectory") or _NOTHING
-    c = found.get("claim") or _NOTHING
-    a = found.get("assignment") or _NOTHING
     youth = t.get("youth") or 0
     started, started_youth = t.get("started") or 0, t.get("started_youth") or 0
     ended, ended_youth = t.get("ended") or 0, t.get("ended_youth") or 0
     duration = t.get("duration")
     cost, cost_youth = float(c.get("cost") or 0) / 100, c.get("cost_youth") or 0
-    long_running = (found.get("long_running") or _NOTHING).get("long_running") or 0
-    switching = (found.get("switching") or _NOTHING).get("switching") or 0
     return {
         "YOUTH_IN_CARE": (youth, youth),
         "TRAJECTORIES_STARTED": (started, started_youth),
@@ -575,17 +585,34 @@ def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _population(years: dict[str, Any]) -> dict[int, int]:
-    return {int(k): int(v) for k, v in years.items()}
+class _Population:
+    """Youth aged 0-17 of a row's municipalities in a year; None when one of them has no
+    figure for it. Summed once per scope and year."""
+
+    def __init__(self, populations: dict[str, Any]) -> None:
+        self.years = {
+            code: {int(k): int(v) for k, v in years.items()} for code, years in populations.items()
+        }
+        self.sums: dict[tuple[tuple[str, ...], int], int | None] = {}
+
+    def __call__(self, municipalities: tuple[str, ...], year: int) -> int | None:
+        key = (municipalities, year)
+        if key not in self.sums:
+            counts = [self.years.get(m, {}).get(year) for m in municipalities]
+            known = [c for c in counts if c is not None]
+            self.sums[key] = sum(known) if known and len(known) == len(counts) else None
+        return self.sums[key]
 
 
-def _sum_population(
-    population: dict[str, dict[int, int]], municipalities: Sequence[str], year: int
-) -> int | None:
-    counts = [population.get(m, {}).get(year) for m in municipalities]
-    if not counts or any(c is None for c in counts):
-        return None
-    return sum(c for c in counts if c is not None)
+def _year_shares(bucket: Bucket) -> list[tuple[int, float]]:
+    """The calendar years a period overlaps, each with the share of its days in the period
+    (budgets are spread evenly over the days of their year)."""
+    shares = []
+    for year in range(bucket.start.year, bucket.end.year + 1):
+        year_start, year_end = date(year, 1, 1), date(year, 12, 31)
+        lo, hi = max(bucket.start, year_start), min(bucket.end, year_end)
+        shares.append((year, ((hi - lo).days + 1) / ((year_end - year_start).days + 1)))
+    return shares
 
 
 class _Budgets:
@@ -607,21 +634,20 @@ class _Budgets:
         self.per_year: dict[tuple[tuple[str, ...], str | None], dict[int, float]] = {}
 
     def __call__(
-        self, scope: tuple[str, ...], bucket: Bucket, care_type: str | None
+        self, scope: tuple[str, ...], shares: list[tuple[int, float]], care_type: str | None
     ) -> float | None:
+        """The budget of a row of these municipalities (and care type) over a period, given
+        as its years' shares (_year_shares)."""
         if self.none:
             return None
         per_year = self.per_year.get((scope, care_type))
         if per_year is None:
             per_year = self.per_year[(scope, care_type)] = self._per_year(scope, care_type)
         total = 0.0
-        for year in range(bucket.start.year, bucket.end.year + 1):
+        for year, share in shares:
             euros = per_year.get(year)
-            if euros is None:
-                continue
-            year_start, year_end = date(year, 1, 1), date(year, 12, 31)
-            lo, hi = max(bucket.start, year_start), min(bucket.end, year_end)
-            total += euros * (((hi - lo).days + 1) / ((year_end - year_start).days + 1))
+            if euros is not None:
+                total += euros * share
         return total
 
     def _per_year(self, scope: tuple[str, ...], care_type: str | None) -> dict[int, float]:
