@@ -189,13 +189,13 @@ def create_app(
                         results.append(cached)
                         continue
                     seen = len(read)
-                    context.indicator_batch = None  # each operation is suppressed on its own
                     result = await schema.execute(
                         op["query"],
                         variable_values=op.get("variables"),
                         context_value=context,
                         operation_name=op.get("operationName"),
                     )
+                    context.release()  # and each operation is suppressed on its own
                     results.append(_payload(result, request_error=_request_error(result)))
                     if cache.on and not result.errors and len(read) == seen:
                         cache.put(key, results[-1])  # read no youth: nothing to audit

@@ -88,6 +88,7 @@ class Runner:
             result = await self.schema.execute(
                 query, variable_values=variables, context_value=context
             )
+            context.release()
             # No audit row, no answer: a failure here fails the export.
             await audit.record(tx, scope, read, action=action, ok=not result.errors, origin=origin)
         if result.errors:

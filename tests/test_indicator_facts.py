@@ -5,6 +5,8 @@ behind its wall."""
 
 from __future__ import annotations
 
+import gc
+from collections import Counter
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -152,6 +154,25 @@ async def _load_care(
         )
         (run,) = await ingest(db, settings, source, [path])
         assert (run.status, run.records_accepted) == ("loaded", 1), run
+
+
+async def test_an_answer_leaves_nothing_for_the_cyclic_collector(region) -> None:
+    """A request's cells are freed when it ends (Context.release), not left in the cycle of
+    graphql-core's executor for a collection that is slow over thousands of objects."""
+    *_, api = region
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        answers = await _answers(api, [(["MUNICIPALITY", "MONTH"], {})])
+        gc.collect()
+        left = Counter(type(o).__name__ for o in gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert all(a["indicators"]["rows"] for a in answers)
+    assert left["Cell"] == left["Row"] == left["Answer"] == 0, left
 
 
 async def test_a_refresh_recomputes_only_what_changed(region, tmp_path) -> None:

@@ -29,6 +29,14 @@ class Context:
     indicator_batch: Any = None  # hub/schema/indicators.py: the operation's indicators
     loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
 
+    def release(self) -> None:
+        """Drop what an operation computed (its indicator cells, its loaders' records). The
+        executor graphql-core builds for an operation refers to itself, so what it holds is
+        freed only by the cyclic collector, which is slow to run over thousands of objects:
+        call this once the operation's result is built."""
+        self.indicator_batch = None
+        self.loaders.clear()
+
     def loader(self, name: str) -> DataLoader[Any, Any]:
         """The request's loader for one of the batch functions in `records.BATCHES`."""
         if name not in self.loaders:

@@ -510,7 +510,7 @@ def _rows(
     population = _Population(populations)
     budget = _Budgets(req, budgets)
     trajectory, claim, assignment, long_running, switching = (
-        facts.get(family, _NOTHING) for family in _FAMILIES
+        facts.get(family, _NO_ROWS) for family in _FAMILIES
     )
     metrics, categorical = req.metrics, req.categorical
     everyone = tuple(municipalities)
@@ -548,6 +548,7 @@ def _rows(
 
 
 _NOTHING: dict[str, Any] = {}
+_NO_ROWS: dict[tuple[Any, ...], Any] = {}
 _ANY_CARE_TYPE = "*"  # a row not grouped by care type
 _FAMILIES = ("trajectory", "claim", "assignment", "long_running", "switching")
 

@@ -11,15 +11,15 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
     SchemaExtension,
 )
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
 
 from hub.schema.errors import PublicError, is_public
@@ -73,36 +73,37 @@ class _Documents:
         self.parsed: OrderedDict[str, Any] = OrderedDict()
         self.validated: dict[str, list[GraphQLError]] = {}
 
-    def extension(self) -> SchemaExtension:
-        documents = self
 
-        class _Cached(SchemaExtension):
-            def on_parse(self) -> Iterator[None]:
-                context = self.execution_context
-                query = context.query
-                if query is not None and query in documents.parsed:
-                    documents.parsed.move_to_end(query)
-                    context.graphql_document = documents.parsed[query]
-                yield
-                if query is not None and context.graphql_document is not None:
-                    documents.parsed[query] = context.graphql_document
-                    while len(documents.parsed) > documents.size:
-                        oldest, _ = documents.parsed.popitem(last=False)
-                        documents.validated.pop(oldest, None)
+class _Cached(SchemaExtension):
+    """Serves parsing and validation from `_Documents`."""
 
-            def on_validate(self) -> Iterator[None]:
-                context = self.execution_context
-                query = context.query
-                known = documents.validated.get(query) if query is not None else None
-                if known is not None:
-                    context.pre_execution_errors = list(known)
-                yield
-                errors = context.pre_execution_errors
-                fresh = known is None and query is not None and query in documents.parsed
-                if fresh and query is not None and errors is not None:
-                    documents.validated[query] = list(errors)
+    def __init__(self, documents: _Documents) -> None:
+        self.documents = documents
 
-        return _Cached()
+    def on_parse(self) -> Iterator[None]:
+        documents, context = self.documents, self.execution_context
+        query = context.query
+        if query is not None and query in documents.parsed:
+            documents.parsed.move_to_end(query)
+            context.graphql_document = documents.parsed[query]
+        yield
+        if query is not None and context.graphql_document is not None:
+            documents.parsed[query] = context.graphql_document
+            while len(documents.parsed) > documents.size:
+                oldest, _ = documents.parsed.popitem(last=False)
+                documents.validated.pop(oldest, None)
+
+    def on_validate(self) -> Iterator[None]:
+        documents, context = self.documents, self.execution_context
+        query = context.query
+        known = documents.validated.get(query) if query is not None else None
+        if known is not None:
+            context.pre_execution_errors = list(known)
+        yield
+        errors = context.pre_execution_errors
+        fresh = known is None and query is not None and query in documents.parsed
+        if fresh and query is not None and errors is not None:
+            documents.validated[query] = list(errors)
 
 
 def fast_path_mode() -> str:
@@ -136,18 +137,23 @@ def build_schema(
     executor = {"on": FastExecutor, "compare": _CompareExecutor}.get(mode)
     cost = cost_rule(max_cost, page_size_max, DEFAULT_PAGE)
     cache = _Documents(documents)
+    # The rules of strawberry's QueryDepthLimiter and MaxAliasesLimiter, built once: those
+    # extensions build a new rule class on every request.
+    rules: list[type[ASTValidationRule]] = [
+        depth_rule(MAX_DEPTH, None),
+        aliases_rule(MAX_ALIASES),
+        cost,
+    ]
+    if not introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
     # Factories, so that every request gets fresh extension instances.
     extensions: list[Callable[[], SchemaExtension]] = [
         _Mask,
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: AddValidationRules([cost]),
+        lambda: AddValidationRules(rules),
     ]
-    if not introspection:
-        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     if documents:
-        extensions.append(cache.extension)  # last: after every rule has been added
+        extensions.append(lambda: _Cached(cache))  # last: after every rule has been added
     return _Schema(query=Query, extensions=extensions, execution_context_class=executor)
 
 

@@ -48,7 +48,6 @@ class Metric(Enum):
     SWITCHING_YOUTH = "SWITCHING_YOUTH"
 
 
-
 @strawberry.enum(description="What to group by. MONTH and QUARTER also fill year.")
 class Dimension(Enum):
     MUNICIPALITY = "MUNICIPALITY"
