@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -279,8 +280,8 @@ async def compute(tx: Tx, req: Request, long_running_years: int) -> list[Row]:
     """The exact rows of one request: every cell with its value and support."""
     ((state,),) = await tx.fetch_region_wide([(_REFERENCE, ())])
     region: list[str] = state["region"]
-    budgets = orjson.loads(state["budgets"])
-    populations = orjson.loads(state["populations"] or "{}")
+    budgets = _budget_table(state["budgets"])
+    populations = _population_table(state["populations"] or "{}")
     # Fresh facts: no records changed since they were computed, over the data's range then.
     fresh = state["clean"] and state["long_running_years"] == long_running_years
     if fresh:
@@ -496,8 +497,8 @@ def _rows(
     *,
     region: Sequence[str],
     facts: dict[str, dict[tuple[Any, ...], Any]],
-    budgets: list[Any],
-    populations: dict[str, Any],
+    budgets: _BudgetTable,
+    populations: _PopulationTable,
     last: date | None,
 ) -> list[Row]:
     municipalities = list(req.municipalities or region)
@@ -507,7 +508,7 @@ def _rows(
         {key[width:] for found in facts.values() for key in found},
         key=lambda k: tuple("" if v is None else str(v) for v in k),
     ) if req.categorical else [()]  # fmt: skip
-    population = _Population(populations)
+    population = populations.total
     budget = _Budgets(req, budgets)
     trajectory, claim, assignment, long_running, switching = (
         facts.get(family, _NO_ROWS) for family in _FAMILIES
@@ -586,23 +587,32 @@ def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-class _Population:
-    """Youth aged 0-17 of a row's municipalities in a year; None when one of them has no
-    figure for it. Summed once per scope and year."""
+class _PopulationTable:
+    """Youth aged 0-17 per municipality and year, from the JSON text PostgreSQL sends, with
+    the totals asked of it. Parsed once per distinct text (_population_table): it changes
+    only with an ingest."""
 
-    def __init__(self, populations: dict[str, Any]) -> None:
+    def __init__(self, text: str) -> None:
         self.years = {
-            code: {int(k): int(v) for k, v in years.items()} for code, years in populations.items()
+            code: {int(k): int(v) for k, v in years.items()}
+            for code, years in orjson.loads(text).items()
         }
-        self.sums: dict[tuple[tuple[str, ...], int], int | None] = {}
+        self.totals: dict[tuple[tuple[str, ...], int], int | None] = {}
 
-    def __call__(self, municipalities: tuple[str, ...], year: int) -> int | None:
+    def total(self, municipalities: tuple[str, ...], year: int) -> int | None:
+        """Of these municipalities in a year; None when one of them has no figure for it."""
         key = (municipalities, year)
-        if key not in self.sums:
+        if key not in self.totals:
+            if len(self.totals) >= _MEMO_MAX:
+                self.totals.clear()
             counts = [self.years.get(m, {}).get(year) for m in municipalities]
             known = [c for c in counts if c is not None]
-            self.sums[key] = sum(known) if known and len(known) == len(counts) else None
-        return self.sums[key]
+            self.totals[key] = sum(known) if known and len(known) == len(counts) else None
+        return self.totals[key]
+
+
+_MEMO_MAX = 10_000  # entries of a table's memo; it starts over when full
+_population_table = lru_cache(maxsize=4)(_PopulationTable)
 
 
 def _year_shares(bucket: Bucket) -> list[tuple[int, float]]:
@@ -616,12 +626,58 @@ def _year_shares(bucket: Bucket) -> list[tuple[int, float]]:
     return shares
 
 
+class _BudgetTable:
+    """The budgets PostgreSQL sends as JSON text, by municipality, with the euros per year
+    asked of them. Parsed once per distinct text (_budget_table): it changes only with an
+    ingest."""
+
+    def __init__(self, text: str) -> None:
+        self.by_municipality: dict[str, list[tuple[int, str | None, float]]] = {}
+        for b in orjson.loads(text):
+            self.by_municipality.setdefault(b["municipality_code"], []).append(
+                (b["year"], _LOT_CARE_TYPE.get(b["lot"]), b["amount_cents"] / 100)
+            )
+        self.memo: dict[tuple[Any, ...], dict[int, float]] = {}
+
+    def per_year(
+        self,
+        scope: tuple[str, ...],
+        care_type: str | None,
+        counted: tuple[str, ...] | None,
+        split: bool,
+    ) -> dict[int, float]:
+        """Euros per year of the budgets counted in a row of these municipalities (and this
+        care type, when split by care type). Read only: it is shared by requests."""
+        key = (scope, care_type, counted, split)
+        found = self.memo.get(key)
+        if found is not None:
+            return found
+        per_year: dict[int, float] = {}
+        for m in scope:
+            for year, lot_type, euros in self.by_municipality.get(m, ()):
+                if split:
+                    if lot_type is None or (counted is not None and lot_type not in counted):
+                        continue
+                    if care_type not in (_ANY_CARE_TYPE, lot_type):
+                        continue
+                elif lot_type is not None and counted is not None and lot_type not in counted:
+                    continue
+                per_year[year] = per_year.get(year, 0.0) + euros
+        if len(self.memo) >= _MEMO_MAX:
+            self.memo.clear()
+        self.memo[key] = per_year
+        return per_year
+
+
+_budget_table = lru_cache(maxsize=4)(_BudgetTable)
+
+
 class _Budgets:
     """The budget of a row, in euros: its municipalities' budgets per year and lot, each
     spread evenly over the days of its year; null when the row splits what budgets do not
-    (provider, product category, referrer type). Summed per year once per scope."""
+    (provider, product category, referrer type)."""
 
-    def __init__(self, req: Request, budgets: list[Any]) -> None:
+    def __init__(self, req: Request, table: _BudgetTable) -> None:
         self.none = bool(
             {"PROVIDER", "PRODUCT_CATEGORY", "REFERRER_TYPE"} & set(req.group_by)
             or req.providers
@@ -629,10 +685,7 @@ class _Budgets:
         )
         self.counted = req.counted_care_types
         self.split = req.care_types is not None or "CARE_TYPE" in req.group_by
-        self.by_municipality: dict[str, list[Any]] = {}
-        for b in budgets:
-            self.by_municipality.setdefault(b["municipality_code"], []).append(b)
-        self.per_year: dict[tuple[tuple[str, ...], str | None], dict[int, float]] = {}
+        self.table = table
 
     def __call__(
         self, scope: tuple[str, ...], shares: list[tuple[int, float]], care_type: str | None
@@ -641,31 +694,13 @@ class _Budgets:
         as its years' shares (_year_shares)."""
         if self.none:
             return None
-        per_year = self.per_year.get((scope, care_type))
-        if per_year is None:
-            per_year = self.per_year[(scope, care_type)] = self._per_year(scope, care_type)
+        per_year = self.table.per_year(scope, care_type, self.counted, self.split)
         total = 0.0
         for year, share in shares:
             euros = per_year.get(year)
             if euros is not None:
                 total += euros * share
         return total
-
-    def _per_year(self, scope: tuple[str, ...], care_type: str | None) -> dict[int, float]:
-        """Euros per year of the budgets counted in a row of these municipalities (and this
-        care type, when grouped by it)."""
-        counted, per_year = self.counted, dict[int, float]()
-        for b in (b for m in scope for b in self.by_municipality.get(m, ())):
-            lot_type = _LOT_CARE_TYPE.get(b["lot"])
-            if self.split:
-                if lot_type is None or (counted is not None and lot_type not in counted):
-                    continue
-                if care_type not in (_ANY_CARE_TYPE, lot_type):
-                    continue
-            elif lot_type is not None and counted is not None and lot_type not in counted:
-                continue
-            per_year[b["year"]] = per_year.get(b["year"], 0.0) + b["amount_cents"] / 100
-        return per_year
 
 
 def answer(req: Request, rows: list[Row]) -> Answer:
