@@ -119,6 +119,27 @@ async def test_every_tenant_table_has_forced_rls_with_a_policy(urls) -> None:
         await conn.close()
 
 
+async def test_record_policies_test_roles_in_a_form_the_planner_can_estimate(urls) -> None:
+    """`(select app_role()) = 'region'` is estimated to keep 0.5% of rows, so pages read and
+    sort everything behind a policy; `(select app_role_is('region'))` is estimated at half
+    (sql/013_policy_estimates.sql). What the policies let through is the isolation tests'."""
+    records = set(TENANT_TABLES) - {"quarantine", "ingest_run"}  # small: the runs' own forms
+    conn = await asyncpg.connect(urls.admin)
+    try:
+        rows = await conn.fetch(
+            """select tablename, qual from pg_policies
+               where schemaname = 'public' and policyname = 'read_scoped'
+                 and tablename = any($1::text[])""",
+            list(records),
+        )
+    finally:
+        await conn.close()
+    assert {r["tablename"] for r in rows} == records
+    for r in rows:
+        assert "app_role_is('region'" in r["qual"], r["tablename"]
+        assert "app_role()" not in r["qual"], r["tablename"]
+
+
 @pytest.mark.parametrize(
     "settings_sql",
     [

@@ -146,6 +146,10 @@ class InlineQuery:
         return [_items()[0], Item(**_plain("bad", **BAD[kind]))]
 
     @strawberry.field
+    def text_colored(self) -> list[Item]:  # enum values given as their text, as cells do
+        return [Item(**_plain(name, color=color)) for name, color in (("a", "BLUE"), ("b", "RED"))]
+
+    @strawberry.field
     def with_exception(self) -> list[Item | None]:
         return [_items()[0], ValueError("an item that failed")]  # type: ignore[list-item]
 
@@ -191,6 +195,7 @@ INLINE_QUERIES: list[tuple[str, dict[str, Any]]] = [
     ("{ items { name twin { name } t2: twin(times: 2) { name } } }", {}),
     ("query($t: Int) { items { twin(times: $t) { name size } } }", {"t": 2}),
     ("{ withException { name } }", {}),
+    ("{ textColored { name color } again: textColored { color } }", {}),
     ("{ asyncItems { name child { name } } }", {}),
     ("{ generatedItems { name } }", {}),
     ("{ things { __typename ... on Item { name } ... on Other { label } } }", {}),
