@@ -294,7 +294,8 @@ _SET_SCOPE = """select set_config('hub.role', $1, true),
                        set_config('hub.provider', $3, true), set_config('hub.actor', $4, true),
                        set_config('statement_timeout', $5, true),
                        set_config('hub.ingest_municipalities', $6, true),
-                       set_config('synchronous_commit', $7, true)"""
+                       set_config('synchronous_commit', $7, true),
+                       set_config('plan_cache_mode', $8, true)"""
 
 
 def _scope_args(scope: Scope, timeout_ms: int) -> tuple[str, ...]:
@@ -308,6 +309,11 @@ def _scope_args(scope: Scope, timeout_ms: int) -> tuple[str, ...]:
         # Ingestion is idempotent and re-runnable: its commits need not wait for the disk
         # (a crash loses at most the last moments, never consistency).
         "off" if scope.role == "ingest" else "on",
+        # A question's statements are planned for its own values: they hold optional filters
+        # (`$n is null or ...`) and pages whose best plan depends on them, where a generic
+        # plan reads far more (a record page took half as long again). Ingestion's bulk
+        # statements keep PostgreSQL's own choice.
+        "auto" if scope.role == "ingest" else "force_custom_plan",
     )
 
 

@@ -174,8 +174,12 @@ async def test_tenant_settings_do_not_outlive_the_transaction(urls) -> None:
     db = Database(urls.service, min_size=1, max_size=1)
     await db.open()
     try:
+        plan_mode = "select current_setting('plan_cache_mode')"
         async with db.tenant(Scope("region")) as tx:
             assert await tx.fetchval("select current_setting('hub.role')") == "region"
+            assert await tx.fetchval(plan_mode) == "force_custom_plan"  # planned per question
+        async with db.tenant(Scope("ingest", ingest_municipalities=("0193",))) as tx:
+            assert await tx.fetchval(plan_mode) == "auto"
         async with db.tenant(Scope("public")) as tx:
             assert await tx.fetchval("select current_setting('hub.role')") == "public"
         with pytest.raises(ZeroDivisionError):
@@ -183,6 +187,7 @@ async def test_tenant_settings_do_not_outlive_the_transaction(urls) -> None:
                 raise ZeroDivisionError
         async with db._pool.acquire() as conn:  # type: ignore[union-attr]
             assert await conn.fetchval("select current_setting('hub.role', true)") in ("", None)
+            assert await conn.fetchval(plan_mode) == "auto"
     finally:
         await db.close()
 
