@@ -56,8 +56,7 @@ _VERIFIED_MAX = 1_024
 
 def verify(secret: str, token: str, region: Collection[str] | None = None) -> Scope:
     entry = _VERIFIED.get((secret, token))
-    fresh = entry is not None and time.time() < entry[1]
-    scope = entry[0] if entry is not None and fresh else _verified(secret, token)
+    scope = entry[0] if entry is not None and time.time() < entry[1] else _verified(secret, token)
     if region is not None and scope.municipality and scope.municipality not in region:
         raise AuthError(f"municipality {scope.municipality} is not in this hub's region")
     return scope
