@@ -140,6 +140,31 @@ async def test_record_policies_test_roles_in_a_form_the_planner_can_estimate(url
         assert "app_role()" not in r["qual"], r["tablename"]
 
 
+async def test_ingest_policies_test_scope_in_a_form_the_planner_can_estimate(urls) -> None:
+    """The write policies of tables with a municipality test the ingest role as a run-time
+    boolean and the scope with `= any(...)` (sql/014_ingest_estimates.sql), so the scans of
+    an ingest transaction are estimated from statistics. What they let through is the
+    isolation tests'."""
+    conn = await asyncpg.connect(urls.admin)
+    try:
+        rows = await conn.fetch(
+            """select p.tablename, p.qual, p.with_check from pg_policies p
+               where p.schemaname = 'public' and p.policyname = 'ingest_writes'
+                 and exists (select 1 from information_schema.columns c
+                             where c.table_schema = 'public' and c.table_name = p.tablename
+                               and c.column_name = 'municipality_code'
+                               and c.is_nullable = 'NO')"""
+        )
+    finally:
+        await conn.close()
+    assert len(rows) == 17
+    for r in rows:
+        for text in (r["qual"], r["with_check"]):
+            assert "app_role_is('ingest'" in text, r["tablename"]
+            assert "municipality_code = ANY" in text, r["tablename"]
+            assert "app_role()" not in text and "<@" not in text, r["tablename"]
+
+
 @pytest.mark.parametrize(
     "settings_sql",
     [
