@@ -162,7 +162,8 @@ async def test_ingest_policies_test_scope_in_a_form_the_planner_can_estimate(url
         for text in (r["qual"], r["with_check"]):
             assert "app_role_is('ingest'" in text, r["tablename"]
             assert "municipality_code = ANY" in text, r["tablename"]
-            assert "app_role()" not in text and "<@" not in text, r["tablename"]
+            assert "app_role()" not in text, r["tablename"]
+            assert "<@" not in text, r["tablename"]
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -80,6 +82,73 @@ def _prov(r: Any) -> tuple[str, str, str]:
 
 def _youth_of(r: Record) -> Youth | None:
     return getattr(r, "youth", None)
+
+
+def _set_based(sql: str, types: str) -> str:
+    """A one-row `insert ... values ($1, ...) ...` rewritten to insert many rows in one
+    statement, in their order: `select ... from unnest($1::t1[], ...) with ordinality`.
+    `types` names each parameter's type; a `text[]` value travels as a JSON array (unnest
+    would flatten an array of arrays)."""
+    head, rest = sql.split("values (", 1)
+    depth, end = 1, 0
+    while depth:
+        depth += {"(": 1, ")": -1}.get(rest[end], 0)
+        end += 1
+    values, tail = rest[: end - 1], rest[end:]
+    if "$" in tail:
+        raise ValueError("the conflict clause of a set-based insert can only name excluded values")
+    kinds = types.split()
+
+    def column(match: re.Match[str]) -> str:
+        i = int(match[1])
+        if kinds[i - 1] == "text[]":
+            return f"array(select jsonb_array_elements_text(u.c{i}))"
+        return f"u.c{i}"
+
+    arrays = ", ".join(
+        f"${i}::{'jsonb' if kind == 'text[]' else kind}[]" for i, kind in enumerate(kinds, 1)
+    )
+    names = ", ".join(f"c{i}" for i in range(1, len(kinds) + 1))
+    selected = re.sub(r"[$](\d+)", column, values)
+    return (
+        f"{head}select {selected}\n"
+        f"from unnest({arrays}) with ordinality as u({names}, n) order by u.n{tail}"
+    )
+
+
+async def _many(
+    tx: Tx,
+    sql: str,
+    types: str,
+    rows: list[tuple[Any, ...]],
+    key: Callable[[tuple[Any, ...]], Any] | None = None,
+) -> None:
+    """Insert the rows as running `sql` once per row, in order, would; in one statement, or
+    with `key` (an upsert that updates on conflict, which may touch a row once per
+    statement) one per occurrence of a key: the first rows of every key, then the second."""
+    if not rows:
+        return
+    rounds: list[list[tuple[Any, ...]]] = [rows]
+    if key is not None:
+        rounds, seen = [], Counter[Any]()
+        for row in rows:
+            k = key(row)
+            if seen[k] == len(rounds):
+                rounds.append([])
+            rounds[seen[k]].append(row)
+            seen[k] += 1
+    statement = _SET_BASED.get((sql, types)) or _SET_BASED.setdefault(
+        (sql, types), _set_based(sql, types)
+    )
+    arrays = [i for i, kind in enumerate(types.split()) if kind == "text[]"]
+    for batch in rounds:
+        columns = _columns(batch, len(types.split()))
+        for i in arrays:
+            columns[i] = [json.dumps(list(v)) for v in columns[i]]
+        await tx.execute(statement, *columns)
+
+
+_SET_BASED: dict[tuple[str, str], str] = {}
 
 
 async def load_file(db: Database, source: SourceInfo, result: FileResult) -> RunResult:
@@ -303,10 +372,12 @@ async def _insert_runs(
         [f.schema_validated for f in files],
     )
     run_ids = sorted(r["id"] for r in ids)
-    await tx.executemany(
+    await _many(
+        tx,
         """insert into quarantine(municipality_code, run_id, source_id, file_name, file_hash,
              position, field, code, reason, value) values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
            on conflict (file_hash, position, code) do nothing""",
+        "text bigint text text text text text text text text",
         [
             (
                 r.municipality_code,
@@ -351,8 +422,10 @@ async def _load_records(tx: Tx, files: list[FileResult]) -> list[int]:
         {r.provider_agb for r in records if hasattr(r, "provider_agb")}
         | {r.answer.provider_agb for r in records if isinstance(r, ClaimRejection)}
     )
-    await tx.executemany(
+    await _many(
+        tx,
         "insert into provider(agb) values ($1) on conflict (agb) do nothing",
+        "text",
         [(p,) for p in providers],
     )
     linked_before = await _known_assignments(tx, records)
@@ -501,7 +574,8 @@ def _provider(r: Record) -> str | None:
 
 
 async def _load_referrals(tx: Tx, rows: list[Any]) -> None:
-    await tx.executemany(
+    await _many(
+        tx,
         f"""insert into referral(municipality_code, youth_id, provider_agb, provider_reference,
               referrer_type, referrer_code, referrer_name, product_category, product_code,
               requested_start, requested_end, volume, unit, frequency, budget_cents, dated,
@@ -527,6 +601,8 @@ async def _load_referrals(tx: Tx, rows: list[Any]) -> None:
                    excluded.referrer_name, excluded.product_category, excluded.product_code,
                    excluded.requested_start, excluded.requested_end, excluded.volume,
                    excluded.unit, excluded.frequency, excluded.budget_cents)""",
+        "text text text text text text text text text date date int text text bigint date "
+        "text text text",
         [
             (
                 r.municipality_code,
@@ -549,11 +625,13 @@ async def _load_referrals(tx: Tx, rows: list[Any]) -> None:
             )
             for r in rows
         ],
+        key=lambda r: (r[0], r[2], r[3]),
     )
 
 
 async def _load_assignments(tx: Tx, rows: list[Any]) -> None:
-    await tx.executemany(
+    await _many(
+        tx,
         f"""insert into assignment(municipality_code, youth_id, provider_agb, toewijzing_nummer,
               provider_reference, product_category, product_code, assigned_on, start_date,
               end_date, volume, unit, frequency, budget_cents, change_reason, dated,
@@ -581,6 +659,8 @@ async def _load_assignments(tx: Tx, rows: list[Any]) -> None:
                    excluded.product_category, excluded.product_code, excluded.assigned_on,
                    excluded.start_date, excluded.end_date, excluded.volume, excluded.unit,
                    excluded.frequency, excluded.budget_cents, excluded.change_reason)""",
+        "text text text text text text text date date date int text text bigint text date "
+        "text text text",
         [
             (
                 r.municipality_code,
@@ -603,6 +683,7 @@ async def _load_assignments(tx: Tx, rows: list[Any]) -> None:
             )
             for r in rows
         ],
+        key=lambda r: (r[0], r[3]),
     )
 
 
@@ -643,21 +724,22 @@ async def _load_care_events(tx: Tx, rows: list[Any]) -> None:
         for r in run:
             keyed.setdefault((r.municipality_code, r.toewijzing_nummer, r.start), []).append(r)
         if status == "1":
-            await tx.executemany(
+            await _many(
+                tx,
                 _CARE_PERIOD_INSERT
                 + """ on conflict (municipality_code, toewijzing_nummer, start_date) do update
                     set start_delivered = care_period.start_delivered or excluded.start_delivered,
-                        end_date = case when $15 then excluded.end_date
-                                        else care_period.end_date end,
-                        end_reason = case when $15 then excluded.end_reason
-                                          else care_period.end_reason end
+                        end_date = coalesce(excluded.end_date, care_period.end_date),
+                        end_reason = case when excluded.end_date is not null
+                                          then excluded.end_reason else care_period.end_reason end
                   where (care_period.start_delivered, care_period.end_date,
                          care_period.end_reason)
                         is distinct from
                         (care_period.start_delivered or excluded.start_delivered,
-                         case when $15 then excluded.end_date else care_period.end_date end,
-                         case when $15 then excluded.end_reason
-                              else care_period.end_reason end)""",
+                         coalesce(excluded.end_date, care_period.end_date),
+                         case when excluded.end_date is not null
+                              then excluded.end_reason else care_period.end_reason end)""",
+                "text text text text text text date date text bool date text text text",
                 [_combined_adds(events) for events in keyed.values()],
             )
             continue
@@ -695,16 +777,14 @@ def _by_status(rows: list[Any]) -> list[tuple[str, list[Any]]]:
 
 
 def _combined_adds(events: list[Any]) -> tuple[Any, ...]:
+    # A stop always has its end: the end is given exactly when a stop was.
     stops = [e for e in events if isinstance(e, CareStop)]
     last_stop = stops[-1] if stops else None
-    return (
-        *_care_period_row(
-            events[0],
-            last_stop.end if last_stop else None,
-            last_stop.end_reason if last_stop else None,
-            started=any(isinstance(e, CareStart) for e in events),
-        ),
-        last_stop is not None,
+    return _care_period_row(
+        events[0],
+        last_stop.end if last_stop else None,
+        last_stop.end_reason if last_stop else None,
+        started=any(isinstance(e, CareStart) for e in events),
     )
 
 
@@ -764,17 +844,21 @@ async def _load_claim_outcomes(tx: Tx, rows: list[ClaimLine]) -> None:
     """Claims delivered with their answer (claims CSV): the answer per claim, and the
     rejected lines with their retourcodes, as a JW325 would have recorded them."""
     answers = {(r.municipality_code, r.provider_agb, r.message.identification): r for r in rows}
-    await tx.executemany(
+    await _many(
+        tx,
         f"""insert into claim_answer(municipality_code, provider_agb, claim_message_id,
               claim_number, {_PROVENANCE}) values ($1, $2, $3, $4, $5, $6, '/')
             on conflict (municipality_code, provider_agb, claim_message_id) do nothing""",
+        "text text text text text text",
         [(*key, r.claim_number, *_prov(r)[:2]) for key, r in answers.items()],
     )
-    await tx.executemany(
+    await _many(
+        tx,
         f"""insert into claim_rejection(municipality_code, provider_agb, claim_message_id,
               reference, retourcodes, {_PROVENANCE}) values ($1, $2, $3, $4, $5, $6, $7, $8)
             on conflict (municipality_code, provider_agb, claim_message_id, reference)
             do nothing""",
+        "text text text text text[] text text text",
         [
             (
                 r.municipality_code,
@@ -792,11 +876,13 @@ async def _load_claim_outcomes(tx: Tx, rows: list[ClaimLine]) -> None:
 
 async def _load_claim_answers(tx: Tx, rows: list[Any]) -> None:
     answers = {r.answer: r for r in rows}
-    await tx.executemany(
+    await _many(
+        tx,
         f"""insert into claim_answer(municipality_code, provider_agb, claim_message_id,
               claim_number, submitted_cents, granted_cents, retourcodes, {_PROVENANCE})
             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
             on conflict (municipality_code, provider_agb, claim_message_id) do nothing""",
+        "text text text text bigint bigint text[] text text text",
         [
             (
                 a.municipality_code,
@@ -813,11 +899,13 @@ async def _load_claim_answers(tx: Tx, rows: list[Any]) -> None:
             for a, r in answers.items()
         ],
     )
-    await tx.executemany(
+    await _many(
+        tx,
         f"""insert into claim_rejection(municipality_code, provider_agb, claim_message_id,
               reference, retourcodes, {_PROVENANCE}) values ($1, $2, $3, $4, $5, $6, $7, $8)
             on conflict (municipality_code, provider_agb, claim_message_id, reference)
             do nothing""",
+        "text text text text text[] text text text",
         [
             (
                 r.answer.municipality_code,
@@ -834,12 +922,14 @@ async def _load_claim_answers(tx: Tx, rows: list[Any]) -> None:
 
 
 async def _load_change_requests(tx: Tx, rows: list[Any]) -> None:
-    await tx.executemany(
+    await _many(
+        tx,
         f"""insert into change_request(municipality_code, youth_id, provider_agb,
               provider_reference, reason, unchanged, changed, new_products, dated,
               {_PROVENANCE})
             values ($1, {_YOUTH_ID}, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
             on conflict (municipality_code, provider_agb, provider_reference) do nothing""",
+        "text text text text text text[] text[] text[] date text text text",
         [
             (
                 r.municipality_code,
@@ -859,11 +949,13 @@ async def _load_change_requests(tx: Tx, rows: list[Any]) -> None:
 
 
 async def _load_change_answers(tx: Tx, rows: list[Any]) -> None:
-    await tx.executemany(
+    await _many(
+        tx,
         f"""insert into change_answer(municipality_code, provider_agb, provider_reference,
               answer, rejection_reason, residence_municipality, dated, {_PROVENANCE})
             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
             on conflict (municipality_code, provider_agb, provider_reference) do nothing""",
+        "text text text text text text date text text text",
         [
             (
                 r.municipality_code,
@@ -881,13 +973,15 @@ async def _load_change_answers(tx: Tx, rows: list[Any]) -> None:
 
 
 async def _load_retours(tx: Tx, rows: list[Any]) -> None:
-    await tx.executemany(
+    await _many(
+        tx,
         f"""insert into retour(municipality_code, provider_agb, message_type,
               answers_identification, answers_dated, item, header_retourcodes,
               item_retourcodes, {_PROVENANCE})
             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
             on conflict (municipality_code, provider_agb, message_type, answers_identification,
               item) do nothing""",
+        "text text text text date text text[] text[] text text text",
         [
             (
                 r.municipality_code,
@@ -908,7 +1002,8 @@ async def _load_retours(tx: Tx, rows: list[Any]) -> None:
 async def _load_care_periods(tx: Tx, rows: list[Any]) -> None:
     # A snapshot of the period as the access system knows it; an older export (`dated`)
     # does not undo a newer one.
-    await tx.executemany(
+    await _many(
+        tx,
         _CARE_PERIOD_INSERT
         + """ on conflict (municipality_code, toewijzing_nummer, start_date) do update set
               youth_id = excluded.youth_id, provider_agb = excluded.provider_agb,
@@ -924,12 +1019,15 @@ async def _load_care_periods(tx: Tx, rows: list[Any]) -> None:
                   is distinct from
                   (excluded.youth_id, excluded.provider_agb, excluded.product_category,
                    excluded.product_code, excluded.end_date, excluded.end_reason, true)""",
+        "text text text text text text date date text bool date text text text",
         [_care_period_row(r, r.end, r.end_reason, started=True) for r in rows],
+        key=lambda r: (r[0], r[3], r[6]),
     )
 
 
 async def _load_measures(tx: Tx, rows: list[Measure]) -> None:
-    await tx.executemany(
+    await _many(
+        tx,
         f"""insert into gi_measure(municipality_code, youth_id, provider_agb, measure_id,
               measure_type, start_date, end_date, end_reason, dated, {_PROVENANCE})
             values ($1, {_YOUTH_ID}, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
@@ -945,6 +1043,7 @@ async def _load_measures(tx: Tx, rows: list[Measure]) -> None:
                   is distinct from
                   (excluded.youth_id, excluded.measure_type, excluded.start_date,
                    excluded.end_date, excluded.end_reason)""",
+        "text text text text text date date text date text text text",
         [
             (
                 r.municipality_code,
@@ -960,6 +1059,7 @@ async def _load_measures(tx: Tx, rows: list[Measure]) -> None:
             )
             for r in rows
         ],
+        key=lambda r: (r[0], r[2], r[3]),
     )
 
 
@@ -968,43 +1068,53 @@ async def _load_contracts(tx: Tx, rows: list[ProviderContract]) -> None:
         "update provider set name = $2 where agb = $1 and name is distinct from $2",
         sorted({(r.provider_agb, r.name) for r in rows}),
     )
-    await tx.executemany(
+    await _many(
+        tx,
         f"""insert into provider_contract(provider_agb, lot, start_date, end_date,
               {_PROVENANCE}) values ($1, $2, $3, $4, $5, $6, $7)
             on conflict (provider_agb, lot, start_date) do update set
               end_date = excluded.end_date, source_id = excluded.source_id,
               file_hash = excluded.file_hash, position = excluded.position
             where provider_contract.end_date is distinct from excluded.end_date""",
+        "text text date date text text text",
         [(r.provider_agb, r.lot, r.start, r.end, *_prov(r)) for r in rows],
+        key=lambda r: (r[0], r[1], r[2]),
     )
 
 
 async def _load_budgets(tx: Tx, rows: list[Budget]) -> None:
-    await tx.executemany(
+    await _many(
+        tx,
         f"""insert into budget(municipality_code, year, lot, amount_cents, {_PROVENANCE})
             values ($1, $2, $3, $4, $5, $6, $7)
             on conflict (municipality_code, year, lot) do update set
               amount_cents = excluded.amount_cents, source_id = excluded.source_id,
               file_hash = excluded.file_hash, position = excluded.position
             where budget.amount_cents is distinct from excluded.amount_cents""",
+        "text int text bigint text text text",
         [(r.municipality_code, r.year, r.lot, r.amount_cents, *_prov(r)) for r in rows],
+        key=lambda r: (r[0], r[1], r[2]),
     )
 
 
 async def _load_population(tx: Tx, rows: list[Population]) -> None:
-    await tx.executemany(
+    await _many(
+        tx,
         f"""insert into population(municipality_code, year, youth_0_17, {_PROVENANCE})
             values ($1, $2, $3, $4, $5, $6)
             on conflict (municipality_code, year) do update set
               youth_0_17 = excluded.youth_0_17, source_id = excluded.source_id,
               file_hash = excluded.file_hash, position = excluded.position
             where population.youth_0_17 is distinct from excluded.youth_0_17""",
+        "text int int text text text",
         [(r.municipality_code, r.year, r.youth_0_17, *_prov(r)) for r in rows],
+        key=lambda r: (r[0], r[1]),
     )
 
 
 async def _load_signals(tx: Tx, rows: list[ProviderSignal]) -> None:
-    await tx.executemany(
+    await _many(
+        tx,
         f"""insert into provider_signal(provider_agb, dated, early_warning, escalation,
               waiting_list, waiting_days, {_PROVENANCE}) values ($1, $2, $3, $4, $5, $6, $7,
               $8, $9)
@@ -1017,6 +1127,7 @@ async def _load_signals(tx: Tx, rows: list[ProviderSignal]) -> None:
                    provider_signal.waiting_list, provider_signal.waiting_days)
                   is distinct from (excluded.early_warning, excluded.escalation,
                                     excluded.waiting_list, excluded.waiting_days)""",
+        "text date text text int int text text text",
         [
             (
                 r.provider_agb,
@@ -1029,6 +1140,7 @@ async def _load_signals(tx: Tx, rows: list[ProviderSignal]) -> None:
             )
             for r in rows
         ],
+        key=lambda r: (r[0], r[1]),
     )
 
 
