@@ -154,7 +154,7 @@ async def ingest_source(
     return await ingest(db, settings, source, paths, progress)
 
 
-BATCH_FILES = 250  # files per transaction (and per read in a worker)
+BATCH_FILES = 1000  # files per transaction (and per read in a worker)
 _PARALLEL_FROM = 100  # files: fewer are read in a thread of this process
 
 

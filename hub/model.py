@@ -7,8 +7,9 @@ appears here: a youth is known by its pseudonym (see hub/pseudonym.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
+from operator import attrgetter
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,3 +357,37 @@ class FileResult:
     municipality_code: str | None = None
     failed: bool = False  # the file failed as a whole (not well-formed, XSD): nothing loads
     schema_validated: bool = True
+
+
+def _pickled_as_values(cls: type) -> None:
+    """Pickle as the class and its field values, in order. A slotted frozen dataclass's own
+    pickling calls `fields()` per object on both ends: for the records read in worker
+    processes, that was an eighth of the loading process's time."""
+    values = attrgetter(*(f.name for f in fields(cls)))
+    cls.__reduce__ = lambda self: (cls, values(self))  # type: ignore[method-assign,assignment,misc]
+
+
+for _cls in (
+    Provenance,
+    MessageKey,
+    Youth,
+    Referral,
+    Assignment,
+    CareStart,
+    CareStop,
+    ClaimLine,
+    ClaimAnswer,
+    ClaimRejection,
+    ChangeRequest,
+    ChangeAnswer,
+    Retour,
+    CarePeriod,
+    Measure,
+    ProviderContract,
+    Budget,
+    Population,
+    ProviderSignal,
+    Rejection,
+    FileResult,
+):
+    _pickled_as_values(_cls)

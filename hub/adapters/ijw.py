@@ -95,8 +95,26 @@ def _local(el: Element) -> str:
     return etree.QName(el).localname
 
 
+@cache
+def _steps(path: str) -> tuple[str, ...]:
+    return tuple(f"{{*}}{step}" for step in path.split("/"))
+
+
+def _first(el: Element, steps: tuple[str, ...], i: int = 0) -> Element | None:
+    """The first element at the path's steps below `el`, in document order (as findtext finds
+    it, without its per-call path machinery)."""
+    for child in el.iterchildren(steps[i]):
+        if i + 1 == len(steps):
+            return child
+        found = _first(child, steps, i + 1)
+        if found is not None:
+            return found
+    return None
+
+
 def _opt(el: Element, path: str) -> str | None:
-    text = el.findtext(_p(path))
+    found = _first(el, _steps(path))
+    text = None if found is None else found.text
     return (text.strip() or None) if text is not None else None
 
 
@@ -173,6 +191,7 @@ def _xpath(el: Element, indexed: frozenset[str]) -> str:
 
 
 _json_str = json.encoder.encode_basestring_ascii  # json.dumps' own, as a quoted JSON string
+_HASH_HEADS: dict[str, str] = {}  # tag -> `["tag", [`
 
 
 def content_hash(root: Element) -> str:
@@ -184,18 +203,20 @@ def content_hash(root: Element) -> str:
     json.dumps call per element."""
     parts: list[str] = []
     add = parts.append
+    heads = _HASH_HEADS
     for event, el in etree.iterwalk(root, events=("start", "end"), tag=etree.Element):
         if event == "end":
             add(")")
             continue
-        items = el.items()
+        tag = cast(str, el.tag)
+        head = heads.get(tag) or heads.setdefault(tag, f"[{_json_str(tag)}, [")
+        items, text = el.items(), el.text
         attributes = (
             ", ".join(f"[{_json_str(k)}, {_json_str(v)}]" for k, v in sorted(items))
             if items
             else ""
         )
-        text = _json_str((el.text or "").strip())
-        add(f"[{_json_str(cast(str, el.tag))}, [{attributes}], {text}]")
+        add(f"{head}{attributes}], {_json_str(text.strip() if text else '')}]")
     return hashlib.sha256("".join(parts).encode()).hexdigest()
 
 
