@@ -64,7 +64,7 @@ class SourceConfig:
             return []
         location = expand(self.info)
         pattern = location if Path(location).is_absolute() else str(self.base / location)
-        return sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+        return sorted(Path(p) for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
 
 
 def location_is_url(location: str | None) -> bool:
