@@ -465,27 +465,20 @@ async def _store_facts(
     from the one holding `since` on. The periods of all grains are the buckets of one
     statement per family, each stored under its own grain."""
     req = Request(_EVERY_FAMILY, ("MUNICIPALITY",), municipalities=municipalities)
-    grains, periods = [], []
+    grains, periods, replaced_from = [], [], []  # per grain: where the stored ones go
     for grain in GRAINS:
         by_grain = replace(req, group_by=("MUNICIPALITY", grain))
         found = [b for b in buckets(by_grain, first, last) if since is None or b.end >= since]
         grains += [grain] * len(found)
         periods += found
+        replaced_from.append(None if since is None else found[0].start if found else date.max)
     await tx.execute(
         """delete from indicator_fact f using unnest($2::text[], $3::date[]) g(grain, since)
            where f.municipality_code = any($1) and f.grain = g.grain
              and (g.since is null or f.period_start >= g.since)""",
         list(municipalities),
         list(GRAINS),
-        [
-            None
-            if since is None
-            else min(
-                (b.start for b, g in zip(periods, grains, strict=True) if g == grain),
-                default=date.max,
-            )
-            for grain in GRAINS
-        ],
+        replaced_from,
     )
     if not periods:
         return

@@ -2,7 +2,8 @@
 quarantine, a run recorded per file whatever happens.
 
 Files of one source load in batches: one transaction and a fixed number of set-based
-statements per batch, with the same outcome as loading the files one by one in order (the
+statements per batch (an upsert of a key the batch names twice takes one per occurrence,
+`_many`), with the same outcome as loading the files one by one in order (the
 order-dependent parts, message replays, resent claims, care-period starts and stops and
 unlinked references, are worked out in file order). When a batch fails, its files are loaded
 one by one, so only a failing file fails.
@@ -20,6 +21,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
 import asyncpg
@@ -84,6 +86,7 @@ def _youth_of(r: Record) -> Youth | None:
     return getattr(r, "youth", None)
 
 
+@cache
 def _set_based(sql: str, types: str) -> str:
     """A one-row `insert ... values ($1, ...) ...` rewritten to insert many rows in one
     statement, in their order: `select ... from unnest($1::t1[], ...) with ordinality`.
@@ -137,18 +140,13 @@ async def _many(
                 rounds.append([])
             rounds[seen[k]].append(row)
             seen[k] += 1
-    statement = _SET_BASED.get((sql, types)) or _SET_BASED.setdefault(
-        (sql, types), _set_based(sql, types)
-    )
-    arrays = [i for i, kind in enumerate(types.split()) if kind == "text[]"]
+    kinds = types.split()
     for batch in rounds:
-        columns = _columns(batch, len(types.split()))
-        for i in arrays:
-            columns[i] = [json.dumps(list(v)) for v in columns[i]]
-        await tx.execute(statement, *columns)
-
-
-_SET_BASED: dict[tuple[str, str], str] = {}
+        columns = _columns(batch, len(kinds))
+        for i, kind in enumerate(kinds):
+            if kind == "text[]":
+                columns[i] = [json.dumps(list(v)) for v in columns[i]]
+        await tx.execute(_set_based(sql, types), *columns)
 
 
 async def load_file(db: Database, source: SourceInfo, result: FileResult) -> RunResult:
