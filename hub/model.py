@@ -7,7 +7,7 @@ appears here: a youth is known by its pseudonym (see hub/pseudonym.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date
 from operator import attrgetter
 
@@ -367,27 +367,6 @@ def _pickled_as_values(cls: type) -> None:
     cls.__reduce__ = lambda self: (cls, values(self))  # type: ignore[method-assign,assignment,misc]
 
 
-for _cls in (
-    Provenance,
-    MessageKey,
-    Youth,
-    Referral,
-    Assignment,
-    CareStart,
-    CareStop,
-    ClaimLine,
-    ClaimAnswer,
-    ClaimRejection,
-    ChangeRequest,
-    ChangeAnswer,
-    Retour,
-    CarePeriod,
-    Measure,
-    ProviderContract,
-    Budget,
-    Population,
-    ProviderSignal,
-    Rejection,
-    FileResult,
-):
-    _pickled_as_values(_cls)
+for _value in tuple(globals().values()):
+    if isinstance(_value, type) and is_dataclass(_value) and _value.__module__ == __name__:
+        _pickled_as_values(_value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from pathlib import Path
 from typing import NamedTuple
 
@@ -404,3 +405,14 @@ def test_content_hash_is_json_of_every_element_in_document_order() -> None:
     assert content_hash(root) == reference.hexdigest()
     relaid = etree.fromstring(etree.tostring(root).replace(b"><", b">\n  <"))
     assert content_hash(relaid) == content_hash(root)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_a_read_travels_between_processes_unchanged(name: str) -> None:
+    """Files are read in worker processes: what an adapter made of a file, records and
+    rejections included, comes back from pickling equal and of the same classes."""
+    result = read(SAMPLES / name, context(IJSSELLAND | SAMPLE_REGION))
+    copy = pickle.loads(pickle.dumps(result))  # noqa: S301 (its own bytes)
+    assert copy == result
+    assert [type(r) for r in copy.records] == [type(r) for r in result.records]
+    assert copy.records_read == len(copy.records) + len(copy.rejections) > 0

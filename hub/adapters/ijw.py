@@ -84,7 +84,7 @@ class _Msg:
 
 @cache
 def _p(path: str) -> str:
-    return "/".join(f"{{*}}{step}" for step in path.split("/"))
+    return "/".join(_steps(path))
 
 
 def _leaf(path: str) -> str:
