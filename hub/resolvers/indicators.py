@@ -153,6 +153,15 @@ _ASSIGNMENTS = """select a.municipality_code m, a.youth_id y,
 # Buckets as arrays: $5 ids, $6 starts, $7 ends; $8 the last date in the data, $9 the years
 # of long-running care.
 _BUCKETS = "unnest($5::int[], $6::date[], $7::date[]) b(bid, ps, pe)"
+# The buckets of rows that fall on one day f.s, as a CTE `b` to join on the month (a hash
+# join, not a loop over every bucket per row): each bucket once per calendar month it spans
+# within the rows' own days.
+_BUCKET_MONTHS = f"""b as materialized (
+    select b.bid, b.ps, b.pe, m::date mo
+    from (select min(s) lo, max(s) hi from f) r, {_BUCKETS},
+         generate_series(date_trunc('month', greatest(b.ps, r.lo)::timestamp),
+                         least(b.pe, r.hi)::timestamp, interval '1 month') m)"""
+_IN_BUCKET = "b.mo = date_trunc('month', f.s::timestamp)::date and f.s between b.ps and b.pe"
 
 _DATA_RANGE = """select least((select min(start_date) from trajectory),
                               (select min(period_start) from claim_line),
@@ -216,24 +225,26 @@ def _queries(req: Request) -> list[tuple[str, str]]:
             "claim",
             # Each line's status once (a view column with subqueries), before the buckets.
             f"""with f as materialized (select * from ({_CLAIMS}) f where {_FILTER}),
-                b as materialized (select * from {_BUCKETS})
+                {_BUCKET_MONTHS}
                 select {select},
                   coalesce(sum(f.amount_cents) filter (where {granted}), 0) cost,
                   count(distinct (f.m, f.y)) filter (where {granted}) cost_youth,
                   percentile_cont(0.5) within group (order by f.claim_date - f.period_end)
                     filter (where f.debit_credit = 'D') delay,
                   count(distinct (f.m, f.y)) filter (where f.debit_credit = 'D') delay_youth
-                from b join f on f.s between b.ps and b.pe
+                from f join b on {_IN_BUCKET}
                 group by {group}""",
         ))  # fmt: skip
     if "WAITING_DAYS" in wanted:
         found.append((
             "assignment",
-            f"""select {select},
+            f"""with f as materialized (select * from ({_ASSIGNMENTS}) f where {_FILTER}),
+                {_BUCKET_MONTHS}
+                select {select},
                   percentile_cont(0.5) within group (order by f.s - f.assigned_on) waiting,
                   count(distinct (f.m, f.y)) waiting_youth
-                from {_BUCKETS} join ({_ASSIGNMENTS}) f on f.s between b.ps and b.pe
-                where {_FILTER} group by {group}""",
+                from f join b on {_IN_BUCKET}
+                group by {group}""",
         ))  # fmt: skip
     day = "least(b.pe, $8::date)"
     if "LONG_RUNNING_YOUTH" in wanted:
