@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -175,19 +176,29 @@ def _ancestor(el: Element, name: str) -> Element:
     raise _Refused("missing-field", name, f"the record has no {name}")
 
 
-def _xpath(el: Element, indexed: frozenset[str]) -> str:
-    """`/Bericht/Client[1]/ToegewezenProducten/ToegewezenProduct[2]`: local names, 1-based
-    indexes on the repeatable steps."""
-    steps: list[str] = []
-    node: Element | None = el
-    while node is not None:
-        name = _local(node)
-        if name in indexed:
-            same = sum(1 for s in node.itersiblings(preceding=True) if s.tag == node.tag)
-            name = f"{name}[{same + 1}]"
-        steps.append(name)
-        node = node.getparent()
-    return "/" + "/".join(reversed(steps))
+def _items(root: Element, path: str) -> list[tuple[Element, str]]:
+    """The elements at `path` below the root, in document order, each with its position
+    `/Bericht/Client[1]/ToegewezenProducten/ToegewezenProduct[2]`: local names, 1-based
+    indexes (among siblings of the same tag) on the repeatable steps, Client and the item."""
+    names = path.split("/")
+    indexed = {"Client", names[-1]}
+    found: list[tuple[Element, str]] = []
+
+    def walk(el: Element, i: int, position: str) -> None:
+        seen: dict[str, int] = {}
+        for child in el.iterchildren(f"{{*}}{names[i]}"):
+            step = names[i]
+            if step in indexed:
+                tag = cast(str, child.tag)
+                seen[tag] = seen.get(tag, 0) + 1
+                step = f"{step}[{seen[tag]}]"
+            if i + 1 == len(names):
+                found.append((child, f"{position}/{step}"))
+            else:
+                walk(child, i + 1, f"{position}/{step}")
+
+    walk(root, 0, f"/{_local(root)}")
+    return found
 
 
 _json_str = json.encoder.encode_basestring_ascii  # json.dumps' own, as a quoted JSON string
@@ -468,6 +479,18 @@ def _safe_parser() -> etree.XMLParser:
     return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
 
 
+_PARSERS = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    """This thread's safe parser, made once (a parser takes a third of a small file's parse
+    time to make; one may not be shared between threads)."""
+    parser: etree.XMLParser | None = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = _safe_parser()
+    return parser
+
+
 def _message_type(root: Element) -> str:
     if root.getroottree().docinfo.doctype:
         reason = "a DOCTYPE (DTD or entity declarations) is not allowed in an iJw message"
@@ -577,9 +600,10 @@ class IjwAdapter(Adapter):
 
     def read(self, path: Path, ctx: AdapterContext) -> FileResult:
         validated = ctx.xsd_dir is not None
-        data = path.read_bytes()
+        with path.open("rb", buffering=0) as file:
+            data = file.readall()
         try:
-            root = etree.fromstring(data, _safe_parser())
+            root = etree.fromstring(data, _parser())
         except etree.XMLSyntaxError as exc:
             result = FileResult(path.name, file_sha256(data), schema_validated=validated)
             reason = f"not well-formed XML at line {exc.lineno}: {exc.msg}"
@@ -594,10 +618,7 @@ class IjwAdapter(Adapter):
             return _fail(result, ctx, refused)
         result.municipality_code = msg.municipality
         spec = _SPECS[message_type]
-        indexed = frozenset({"Client", _leaf(spec.items)})
-        items: list[tuple[Element | None, str]] = [
-            (item, _xpath(item, indexed)) for item in root.iterfind(_p(spec.items))
-        ]
+        items: list[tuple[Element | None, str]] = list(_items(root, spec.items))
         if not items and spec.header is not None:
             items = [(None, _HEADER)]
         result.records_read = len(items)
