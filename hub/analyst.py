@@ -115,9 +115,15 @@ def cells(data: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 
 async def refresh(
-    db: Database, admin_url: str, *, threshold: int, long_running_years: int = 2
+    db: Database,
+    admin_url: str,
+    *,
+    threshold: int,
+    long_running_years: int = 2,
+    readers: int = 0,
 ) -> Refreshed:
-    """Replace the analyst figures with the public answer as of now, in one transaction."""
+    """Replace the analyst figures with the public answer as of now, in one transaction.
+    `readers`: connections of `db` that may compute figures at once (`Database.tenant`)."""
     conn = await asyncpg.connect(admin_url)
     try:
         await conn.execute(f"set role {OWNER_ROLE}")
@@ -129,6 +135,7 @@ async def refresh(
             threshold=threshold,
             long_running_years=long_running_years,
             timeout_ms=REFRESH_TIMEOUT_MS,
+            readers=readers,
         )
         data = await runner.run(
             Scope("public", actor="analyst-refresh"),

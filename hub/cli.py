@@ -77,7 +77,8 @@ async def _ingest_sources(urls: Urls, s: Settings, batches: list[Batch]) -> list
     progress bar per source and a summary table at the end."""
     from hub.ingest import ingest_source, refresh_facts  # noqa: PLC0415  (keeps `hub token` light)
 
-    db = Database(urls.service, max_size=2)
+    cores = os.cpu_count() or 1
+    db = Database(urls.service, max_size=1 + cores)
     await db.open()
     shown: list[SourceProgress] = []
     try:
@@ -87,7 +88,7 @@ async def _ingest_sources(urls: Urls, s: Settings, batches: list[Batch]) -> list
             await ingest_source(db, s, source, paths, progress)
             progress.done()
         started = time.monotonic()
-        refreshed = await refresh_facts(db, s)
+        refreshed = await refresh_facts(db, s, readers=cores)  # nothing else runs now
         print(
             f"indicator facts of {refreshed} municipalities refreshed in "
             f"{time.monotonic() - started:.1f} s",
@@ -203,7 +204,8 @@ def _refresh_analyst(urls: Urls, s: Settings) -> None:
 
     async def run() -> None:
         await ensure_role(urls.admin, os.environ.get("HUB_ANALYST_PASSWORD") or None)
-        db = Database(urls.service, max_size=1)
+        cores = os.cpu_count() or 1
+        db = Database(urls.service, max_size=1 + cores)
         await db.open()
         try:
             done = await refresh(
@@ -211,6 +213,7 @@ def _refresh_analyst(urls: Urls, s: Settings) -> None:
                 urls.admin,
                 threshold=s.suppression_threshold,
                 long_running_years=s.long_running_years,
+                readers=cores,
             )
         finally:
             await db.close()

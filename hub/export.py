@@ -66,6 +66,7 @@ class Runner:
     threshold: int = 10
     long_running_years: int = 2
     timeout_ms: int = 15_000
+    readers: int = 0  # region-wide reads at once beside the operation's own (Database.tenant)
 
     async def run(
         self,
@@ -76,7 +77,9 @@ class Runner:
         action: str,
         origin: str | None = None,
     ) -> dict[str, Any]:
-        async with self.db.tenant(scope, readonly=False, timeout_ms=self.timeout_ms) as tx:
+        async with self.db.tenant(
+            scope, readonly=False, timeout_ms=self.timeout_ms, readers=self.readers
+        ) as tx:
             read = audit.start()
             context = Context(
                 tx=tx,

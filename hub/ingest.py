@@ -304,11 +304,12 @@ class Pusher:
                 await self._refreshing
 
 
-async def refresh_facts(db: Database, settings: Settings) -> int:
+async def refresh_facts(db: Database, settings: Settings, *, readers: int = 0) -> int:
     """Bring the stored indicator facts up to date with what was loaded (see
-    hub/resolvers/indicators.py); returns how many municipalities were recomputed."""
+    hub/resolvers/indicators.py); returns how many municipalities were recomputed.
+    `readers`: connections beside the refresh's own that may compute at once."""
     return await indicators.refresh_facts(
-        db, [m.code for m in settings.region()], settings.long_running_years
+        db, [m.code for m in settings.region()], settings.long_running_years, readers=readers
     )
 
 

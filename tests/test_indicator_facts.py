@@ -217,3 +217,54 @@ async def test_stored_facts_stay_behind_each_municipalitys_wall(region, role, cl
     # which municipalities changed lately: read region-wide for freshness only
     assert marked == ({"0193", "0150"} if role == "region" else set())
     await refresh_facts(db, settings)
+
+
+async def _stored(urls: Any) -> list[Any]:
+    return [
+        tuple(r)
+        for r in await _admin(
+            urls,
+            """select municipality_code, grain, period_start, family, data::text
+               from indicator_fact order by 1, 2, 3, 4""",
+        )
+    ]
+
+
+async def test_a_refresh_on_readers_stores_what_one_connection_stores(region) -> None:
+    urls, db, settings, _ = region
+    await _admin(urls, "insert into fact_dirty select code from municipality")
+    assert await refresh_facts(db, settings) == len(CODES)
+    alone = await _stored(urls)
+    await _admin(urls, "insert into fact_dirty select code from municipality")
+    assert await refresh_facts(db, settings, readers=2) == len(CODES)
+    assert await _stored(urls) == alone
+    assert {r[0] for r in alone} == set(CODES)
+
+
+_REGION_WIDE = [
+    ("select municipality_code, count(*) from care_period group by 1 order by 1", ()),
+    ("select municipality_code, count(*) from claim_line group by 1 order by 1", ()),
+]
+_RECORDS = "select distinct municipality_code from care_period order by 1"
+
+
+@pytest.mark.parametrize(("role", "claims"), ROLES)
+async def test_readers_read_region_wide_only_what_fetch_region_wide_reads(
+    region, role, claims
+) -> None:
+    """A transaction with readers answers `fetch_region_wide` from them exactly as from its
+    own connection, while its own reads stay behind the caller's wall."""
+    _, db, _, _ = region
+    scope: Scope = auth.verify(SECRET, token(role, **claims))
+    async with db.tenant(scope) as tx:
+        own = await tx.fetch(_RECORDS)
+        wide = await tx.fetch_region_wide(_REGION_WIDE)
+    async with db.tenant(scope, readers=2) as tx:
+        assert await tx.fetch(_RECORDS) == own
+        assert await tx.fetch_region_wide(_REGION_WIDE) == wide
+        assert await tx.fetch(_RECORDS) == own
+        assert tx.statements == 2 + len(_REGION_WIDE)
+    assert {r[0] for r in wide[0]} == set(CODES)
+    if role in ("region", "municipality", "public"):
+        expected = {"region": CODES, "municipality": ["0193"], "public": []}[role]
+        assert [r[0] for r in own] == sorted(expected)

@@ -410,7 +410,9 @@ async def _stored_facts(
     return facts
 
 
-async def refresh_facts(db: Database, region: Sequence[str], long_running_years: int) -> int:
+async def refresh_facts(
+    db: Database, region: Sequence[str], long_running_years: int, *, readers: int = 0
+) -> int:
     """Recompute the stored facts of the municipalities whose records changed; returns how
     many were recomputed.
 
@@ -419,9 +421,11 @@ async def refresh_facts(db: Database, region: Sequence[str], long_running_years:
     long-running and switching care are counted on the last day), so those are recomputed
     for every municipality. The first date needs nothing: no municipality whose records did
     not change has records before it. Holds fact_dirty locked throughout, so a concurrent
-    ingest waits to mark what it changes until this is done, and nothing is lost from view."""
+    ingest waits to mark what it changes until this is done, and nothing is lost from view.
+    `readers`: the families are computed on up to that many connections of their own at
+    once (`Database.tenant`); no concurrent ingest can change what they read meanwhile."""
     scope = Scope("ingest", actor="facts", ingest_municipalities=tuple(sorted(region)))
-    async with db.tenant(scope, readonly=False, timeout_ms=3_600_000) as tx:
+    async with db.tenant(scope, readonly=False, timeout_ms=3_600_000, readers=readers) as tx:
         await tx.execute("lock table fact_dirty in share row exclusive mode")
         # Each family reads whole tables; the period span it filters on is known only at run
         # time and taken to keep 0.5% of the rows, which would make every join a loop of
@@ -494,17 +498,25 @@ async def _store_facts(
     if not periods:
         return
     args = _args(req, periods, last, years)
-    for family, sql in _queries(req):
-        used = _used_args(sql, args)
-        n = len(used)
+    families = _queries(req)
+    computed = await tx.fetch_region_wide(
+        [
+            (f"select q.m, q.bid, (to_jsonb(q) - 'bid' - 'm')::text from ({sql}) q",
+             _used_args(sql, args))
+            for _, sql in families
+        ]
+    )  # fmt: skip
+    rows = [
+        (m, grains[bid], periods[bid].start, family, data)
+        for (family, _), result in zip(families, computed, strict=True)
+        for m, bid, data in result
+    ]
+    if rows:
         await tx.execute(
-            f"""insert into indicator_fact(municipality_code, grain, period_start, family, data)
-                select q.m, (${n + 1}::text[])[q.bid + 1], ($6::date[])[q.bid + 1], ${n + 2},
-                       to_jsonb(q) - 'bid' - 'm'
-                from ({sql}) q""",
-            *used,
-            grains,
-            family,
+            """insert into indicator_fact(municipality_code, grain, period_start, family, data)
+               select * from unnest($1::text[], $2::text[], $3::date[], $4::text[],
+                                    $5::jsonb[])""",
+            *map(list, zip(*rows, strict=True)),
         )
 
 
