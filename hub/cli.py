@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import itertools
 import logging
 import os
 import sys
@@ -75,17 +76,25 @@ def cmd_token(s: Settings, a: argparse.Namespace) -> int:
 async def _ingest_sources(urls: Urls, s: Settings, batches: list[Batch]) -> list[RunResult]:
     """Ingest each source (its files, or a pull when it has no files but a URL), with a
     progress bar per source and a summary table at the end."""
-    from hub.ingest import ingest_source, refresh_facts  # noqa: PLC0415  (keeps `hub token` light)
+    from hub.ingest import (  # noqa: PLC0415  (keeps `hub token` light)
+        Reading,
+        ingest_source,
+        refresh_facts,
+    )
 
     cores = os.cpu_count() or 1
     db = Database(urls.service, max_size=1 + cores)
     await db.open()
     shown: list[SourceProgress] = []
+    # Each source's files are read while the files of the source before it load.
+    readings = [None if paths is None else Reading(s, source, paths) for source, paths in batches]
+    for earlier, later in itertools.pairwise(r for r in readings if r is not None):
+        earlier.then = later
     try:
-        for source, paths in batches:
+        for (source, paths), reading in zip(batches, readings, strict=True):
             progress = SourceProgress(source.id, None if paths is None else len(paths))
             shown.append(progress)
-            await ingest_source(db, s, source, paths, progress)
+            await ingest_source(db, s, source, paths, progress, reading=reading)
             progress.done()
         started = time.monotonic()
         refreshed = await refresh_facts(db, s, readers=cores)  # nothing else runs now

@@ -14,6 +14,7 @@ import os
 import re
 import tempfile
 import tomllib
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -64,7 +65,10 @@ class SourceConfig:
             return []
         location = expand(self.info)
         pattern = location if Path(location).is_absolute() else str(self.base / location)
-        return sorted(Path(p) for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+        found = [p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p)]
+        # in the order of their components, as Paths sort, but without comparing Paths (the
+        # region's 278,000 files: 1.4 s)
+        return [Path(p) for p in sorted(found, key=lambda p: p.split(os.sep))]
 
 
 def location_is_url(location: str | None) -> bool:
@@ -147,11 +151,14 @@ async def ingest_source(
     source: SourceInfo,
     paths: list[Path] | None,
     progress: Callable[[RunResult], None] | None = None,
+    *,
+    reading: Reading | None = None,
 ) -> list[RunResult]:
-    """Ingest a source: the given files, or when `paths` is None, a pull of its URL."""
+    """Ingest a source: the given files (read by `reading` when it was started earlier), or
+    when `paths` is None, a pull of its URL."""
     if paths is None:
         return await pull(db, settings, source, progress)
-    return await ingest(db, settings, source, paths, progress)
+    return await ingest(db, settings, source, paths, progress, reading=reading)
 
 
 BATCH_FILES = 1000  # files per transaction (and per read in a worker)
@@ -164,6 +171,8 @@ async def ingest(
     source: SourceInfo,
     paths: list[Path],
     progress: Callable[[RunResult], None] | None = None,
+    *,
+    reading: Reading | None = None,
 ) -> list[RunResult]:
     """Load files of a source, a batch of files per transaction, in order."""
     make_adapter(source)  # a wrong adapter or option fails before anything is read
@@ -172,7 +181,7 @@ async def ingest(
         await register_source(db, source)
     adapter_context(settings, source)  # says so once when schema validation is off
     results = []
-    async for batch in _read_batches(settings, source, paths):
+    async for batch in (reading or Reading(settings, source, paths)).batches():
         runs = await load_files(db, source, batch)
         results.extend(runs)
         if progress:
@@ -181,20 +190,38 @@ async def ingest(
     return results
 
 
-async def _read_batches(
-    settings: Settings, source: SourceInfo, paths: list[Path]
-) -> AsyncIterator[list[FileResult]]:
-    """The files read in batches, in order; the next two batches are read while the caller
-    loads this one."""
-    chunks = [paths[i : i + BATCH_FILES] for i in range(0, len(paths), BATCH_FILES)]
-    executor = _readers() if len(paths) >= _PARALLEL_FROM else _THREAD
-    loop = asyncio.get_running_loop()
-    args = (source, settings.pseudonym_key, _region(settings), settings.xsd_dir)
-    reading = [loop.run_in_executor(executor, _read_chunk, *args, c) for c in chunks[:2]]
-    for i in range(len(chunks)):
-        if i + 2 < len(chunks):
-            reading.append(loop.run_in_executor(executor, _read_chunk, *args, chunks[i + 2]))
-        yield await reading[i]
+class Reading:
+    """A source's files read in batches, in order: in worker processes (a few files in a
+    thread of this process), two batches ahead of the one being loaded. When `then` is set,
+    the source it reads starts as soon as this one's last batch is on its way, so it is
+    read while this one's last batches load."""
+
+    def __init__(self, settings: Settings, source: SourceInfo, paths: list[Path]) -> None:
+        self._chunks = [paths[i : i + BATCH_FILES] for i in range(0, len(paths), BATCH_FILES)]
+        self._executor = _readers() if len(paths) >= _PARALLEL_FROM else _THREAD
+        self._args = (source, settings.pseudonym_key, _region(settings), settings.xsd_dir)
+        self._reading: deque[asyncio.Future[list[FileResult]]] = deque()
+        self._started = 0
+        self.then: Reading | None = None
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._started < len(self._chunks) and len(self._reading) < 2:
+            chunk = self._chunks[self._started]
+            self._reading.append(
+                loop.run_in_executor(self._executor, _read_chunk, *self._args, chunk)
+            )
+            self._started += 1
+        if self._started == len(self._chunks) and self.then is not None:
+            then, self.then = self.then, None
+            then.start()
+
+    async def batches(self) -> AsyncIterator[list[FileResult]]:
+        self.start()
+        while self._reading:
+            batch = await self._reading.popleft()
+            self.start()
+            yield batch
 
 
 def _read_chunk(
