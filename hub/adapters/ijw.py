@@ -75,52 +75,108 @@ class _Msg:
     municipality_field: str  # Afzender or Ontvanger
     provider: str
     key: MessageKey
-    header: Element
-    root: Element
+    header: _Node
+    root: _Node
     pseudonymise: Callable[[str], str]
 
 
-# --- element access by local name ------------------------------------------------------------
+# --- the message read in one pass ------------------------------------------------------------
+
+_json_str = json.encoder.encode_basestring_ascii  # json.dumps' own, as a quoted JSON string
+_HASH_HEADS: dict[str, str] = {}  # tag -> `["tag", [`
+_LOCAL_NAMES: dict[str, str] = {}  # tag -> local name
 
 
-@cache
-def _p(path: str) -> str:
-    return "/".join(_steps(path))
+class _Doc:
+    """A message read in one pass over its elements: its content hash, and the stripped text
+    of every element by its position, `/Bericht/Client[1]/ToegewezenProducten/
+    ToegewezenProduct[2]/Product/Code`: local names, with 1-based indexes (among siblings of
+    the same tag) on the repeatable steps, Client and the body item. Where one position
+    holds several elements, the first is the one found (as findtext finds it) and all are
+    kept in document order.
+
+    The content hash is sha256 over the message's content (namespace URI + local name,
+    attributes and stripped text of every element, in document order): the same for any
+    re-serialisation of it. Each element contributes `json.dumps([tag, sorted attributes,
+    text])`, its children and `)`, written with json's own string encoder."""
+
+    __slots__ = ("content_hash", "first", "items", "more")
+
+    def __init__(self, root: Element, items_path: str | None = None) -> None:
+        steps = items_path.split("/") if items_path else []
+        indexed = {"Client", steps[-1] if steps else None}
+        parts: list[str] = []
+        add = parts.append
+        first: dict[str, str] = {}
+        more: dict[str, list[str]] = {}
+        items: list[str] = []
+        heads, names = _HASH_HEADS, _LOCAL_NAMES
+
+        def walk(el: Element, tag: str, position: str, matched: int) -> None:
+            """`matched`: how many steps of the items' path lead here (-1: none do)."""
+            head = heads.get(tag) or heads.setdefault(tag, f"[{_json_str(tag)}, [")
+            attributes, text = el.items(), el.text
+            text = text.strip() if text else ""
+            if attributes:
+                pairs = ", ".join(
+                    f"[{_json_str(k)}, {_json_str(v)}]" for k, v in sorted(attributes)
+                )
+                add(f"{head}{pairs}], {_json_str(text)}]")
+            else:
+                add(f"{head}], {_json_str(text)}]")
+            if position in first:
+                more.setdefault(position, [first[position]]).append(text)
+            else:
+                first[position] = text
+            if matched == len(steps) > 0:
+                items.append(position)
+            seen: dict[str, int] = {}
+            for child in el:
+                child_tag = child.tag
+                if not isinstance(child_tag, str):
+                    continue  # a comment or processing instruction
+                name = names.get(child_tag) or names.setdefault(
+                    child_tag, child_tag.rpartition("}")[2]
+                )
+                step = name
+                if name in indexed:
+                    seen[child_tag] = n = seen.get(child_tag, 0) + 1
+                    step = f"{name}[{n}]"
+                on = 0 <= matched < len(steps) and steps[matched] == name
+                walk(child, child_tag, f"{position}/{step}", matched + 1 if on else -1)
+            add(")")
+
+        root_tag = cast(str, root.tag)
+        walk(root, root_tag, f"/{root_tag.rpartition('}')[2]}", 0)
+        self.content_hash = hashlib.sha256("".join(parts).encode()).hexdigest()
+        self.first, self.more, self.items = first, more, items
+
+
+def content_hash(root: Element) -> str:
+    return _Doc(root).content_hash
+
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    """An element of a read message, by its position."""
+
+    doc: _Doc
+    position: str
+
+    def exists(self) -> bool:
+        return self.position in self.doc.first
 
 
 def _leaf(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
-def _local(el: Element) -> str:
-    return etree.QName(el).localname
+def _opt(node: _Node, path: str) -> str | None:
+    return node.doc.first.get(f"{node.position}/{path}") or None
 
 
-@cache
-def _steps(path: str) -> tuple[str, ...]:
-    return tuple(f"{{*}}{step}" for step in path.split("/"))
-
-
-def _first(el: Element, steps: tuple[str, ...], i: int = 0) -> Element | None:
-    """The first element at the path's steps below `el`, in document order (as findtext finds
-    it, without its per-call path machinery)."""
-    for child in el.iterchildren(steps[i]):
-        if i + 1 == len(steps):
-            return child
-        found = _first(child, steps, i + 1)
-        if found is not None:
-            return found
-    return None
-
-
-def _opt(el: Element, path: str) -> str | None:
-    found = _first(el, _steps(path))
-    text = None if found is None else found.text
-    return (text.strip() or None) if text is not None else None
-
-
-def _req(el: Element, path: str) -> str:
-    text = _opt(el, path)
+def _req(node: _Node, path: str) -> str:
+    text = _opt(node, path)
     if text is None:
         raise _Refused("missing-field", _leaf(path), f"{path} is missing")
     return text
@@ -134,101 +190,50 @@ def _convert(text: str, kind: Callable[[str], _T], label: str, field: str) -> _T
         raise _Refused("invalid-value", field, f"{field} is not a valid {label}", value) from None
 
 
-def _date(el: Element, path: str, field: str | None = None) -> date | None:
-    text = _opt(el, path)
+def _date(node: _Node, path: str, field: str | None = None) -> date | None:
+    text = _opt(node, path)
     return (
         None if text is None else _convert(text, date.fromisoformat, "date", field or _leaf(path))
     )
 
 
-def _int(el: Element, path: str) -> int | None:
-    text = _opt(el, path)
+def _int(node: _Node, path: str) -> int | None:
+    text = _opt(node, path)
     return None if text is None else _convert(text, int, "integer", _leaf(path))
 
 
-def _req_date(el: Element, path: str) -> date:
-    return _convert(_req(el, path), date.fromisoformat, "date", _leaf(path))
+def _req_date(node: _Node, path: str) -> date:
+    return _convert(_req(node, path), date.fromisoformat, "date", _leaf(path))
 
 
-def _req_int(el: Element, path: str) -> int:
-    return _convert(_req(el, path), int, "integer", _leaf(path))
+def _req_int(node: _Node, path: str) -> int:
+    return _convert(_req(node, path), int, "integer", _leaf(path))
 
 
-def _texts(el: Element, path: str) -> tuple[str, ...]:
-    return tuple(t.strip() for t in (e.text for e in el.iterfind(_p(path))) if t and t.strip())
+def _texts(node: _Node, path: str) -> tuple[str, ...]:
+    """Every non-empty text at the path, in document order."""
+    key = f"{node.position}/{path}"
+    found = node.doc.more.get(key) or ([node.doc.first[key]] if key in node.doc.first else [])
+    return tuple(t for t in found if t)
 
 
-def _codes(el: Element | None) -> tuple[str, ...]:
-    return () if el is None else _texts(el, "RetourCodes/RetourCode")
+def _codes(node: _Node | None) -> tuple[str, ...]:
+    return () if node is None else _texts(node, "RetourCodes/RetourCode")
 
 
-def _signed(el: Element, path: str) -> int | None:
-    amount = _int(el, f"{path}/TotaalBedrag")
+def _signed(node: _Node, path: str) -> int | None:
+    amount = _int(node, f"{path}/TotaalBedrag")
     if amount is None:
         return None
-    return -amount if _opt(el, f"{path}/DebetCredit") == "C" else amount
+    return -amount if _opt(node, f"{path}/DebetCredit") == "C" else amount
 
 
-def _ancestor(el: Element, name: str) -> Element:
-    for ancestor in el.iterancestors():
-        if _local(ancestor) == name:
-            return ancestor
+def _ancestor(node: _Node, name: str) -> _Node:
+    steps = node.position.split("/")
+    for i in range(len(steps) - 2, 0, -1):
+        if steps[i].partition("[")[0] == name:
+            return _Node(node.doc, "/".join(steps[: i + 1]))
     raise _Refused("missing-field", name, f"the record has no {name}")
-
-
-def _items(root: Element, path: str) -> list[tuple[Element, str]]:
-    """The elements at `path` below the root, in document order, each with its position
-    `/Bericht/Client[1]/ToegewezenProducten/ToegewezenProduct[2]`: local names, 1-based
-    indexes (among siblings of the same tag) on the repeatable steps, Client and the item."""
-    names = path.split("/")
-    indexed = {"Client", names[-1]}
-    found: list[tuple[Element, str]] = []
-
-    def walk(el: Element, i: int, position: str) -> None:
-        seen: dict[str, int] = {}
-        for child in el.iterchildren(f"{{*}}{names[i]}"):
-            step = names[i]
-            if step in indexed:
-                tag = cast(str, child.tag)
-                seen[tag] = seen.get(tag, 0) + 1
-                step = f"{step}[{seen[tag]}]"
-            if i + 1 == len(names):
-                found.append((child, f"{position}/{step}"))
-            else:
-                walk(child, i + 1, f"{position}/{step}")
-
-    walk(root, 0, f"/{_local(root)}")
-    return found
-
-
-_json_str = json.encoder.encode_basestring_ascii  # json.dumps' own, as a quoted JSON string
-_HASH_HEADS: dict[str, str] = {}  # tag -> `["tag", [`
-
-
-def content_hash(root: Element) -> str:
-    """sha256 over the message's content (namespace URI + local name, attributes and stripped
-    text of every element, in document order): the same for any re-serialisation of it.
-
-    Each element contributes `json.dumps([tag, sorted attributes, text])`, its children and
-    `)`; the JSON is written here with json's own string encoder, the same text without a
-    json.dumps call per element."""
-    parts: list[str] = []
-    add = parts.append
-    heads = _HASH_HEADS
-    for event, el in etree.iterwalk(root, events=("start", "end"), tag=etree.Element):
-        if event == "end":
-            add(")")
-            continue
-        tag = cast(str, el.tag)
-        head = heads.get(tag) or heads.setdefault(tag, f"[{_json_str(tag)}, [")
-        items, text = el.items(), el.text
-        attributes = (
-            ", ".join(f"[{_json_str(k)}, {_json_str(v)}]" for k, v in sorted(items))
-            if items
-            else ""
-        )
-        add(f"{head}{attributes}], {_json_str(text.strip() if text else '')}]")
-    return hashlib.sha256("".join(parts).encode()).hexdigest()
 
 
 # --- record builders -------------------------------------------------------------------------
@@ -262,13 +267,13 @@ def _common(msg: _Msg, prov: Provenance) -> _Common:
     )
 
 
-def _product(it: Element) -> _Product:
+def _product(it: _Node) -> _Product:
     return _Product(
         product_category=_opt(it, "Product/Categorie"), product_code=_opt(it, "Product/Code")
     )
 
 
-def _omvang(it: Element) -> _Omvang:
+def _omvang(it: _Node) -> _Omvang:
     return _Omvang(
         volume=_int(it, "Omvang/Volume"),
         unit=_opt(it, "Omvang/Eenheid"),
@@ -277,7 +282,7 @@ def _omvang(it: Element) -> _Omvang:
     )
 
 
-def _youth(msg: _Msg, item: Element) -> Youth:
+def _youth(msg: _Msg, item: _Node) -> Youth:
     client = _ancestor(item, "Client")
     bsn = _req(client, "Bsn")
     if not elfproef(bsn):
@@ -293,7 +298,7 @@ def _youth(msg: _Msg, item: Element) -> Youth:
     )
 
 
-def _status(item: Element) -> str:
+def _status(item: _Node) -> str:
     status = _req(item, "StatusAanlevering")
     if status in ("2", "9"):
         reason = f"StatusAanlevering {status} may not be used (CS058): only 1 (add) or 3 (remove)"
@@ -301,7 +306,7 @@ def _status(item: Element) -> str:
     return status
 
 
-def _assignment(msg: _Msg, it: Element, prov: Provenance) -> Assignment:
+def _assignment(msg: _Msg, it: _Node, prov: Provenance) -> Assignment:
     return Assignment(
         **_common(msg, prov),
         **_product(it),
@@ -316,7 +321,7 @@ def _assignment(msg: _Msg, it: Element, prov: Provenance) -> Assignment:
     )
 
 
-def _care_start(msg: _Msg, it: Element, prov: Provenance) -> CareStart:
+def _care_start(msg: _Msg, it: _Node, prov: Provenance) -> CareStart:
     return CareStart(
         **_common(msg, prov),
         **_product(it),
@@ -327,7 +332,7 @@ def _care_start(msg: _Msg, it: Element, prov: Provenance) -> CareStart:
     )
 
 
-def _care_stop(msg: _Msg, it: Element, prov: Provenance) -> CareStop:
+def _care_stop(msg: _Msg, it: _Node, prov: Provenance) -> CareStop:
     return CareStop(
         **_common(msg, prov),
         **_product(it),
@@ -340,7 +345,7 @@ def _care_stop(msg: _Msg, it: Element, prov: Provenance) -> CareStop:
     )
 
 
-def _referral(msg: _Msg, it: Element, prov: Provenance) -> Referral:
+def _referral(msg: _Msg, it: _Node, prov: Provenance) -> Referral:
     return Referral(
         **_common(msg, prov),
         **_product(it),
@@ -355,7 +360,7 @@ def _referral(msg: _Msg, it: Element, prov: Provenance) -> Referral:
     )
 
 
-def _change_request(msg: _Msg, it: Element, prov: Provenance) -> ChangeRequest:
+def _change_request(msg: _Msg, it: _Node, prov: Provenance) -> ChangeRequest:
     return ChangeRequest(
         **_common(msg, prov),
         youth=_youth(msg, it),
@@ -367,7 +372,7 @@ def _change_request(msg: _Msg, it: Element, prov: Provenance) -> ChangeRequest:
     )
 
 
-def _change_answer(msg: _Msg, it: Element, prov: Provenance) -> ChangeAnswer:
+def _change_answer(msg: _Msg, it: _Node, prov: Provenance) -> ChangeAnswer:
     return ChangeAnswer(
         **_common(msg, prov),
         provider_reference=_req(it, "ReferentieAanbieder"),
@@ -377,7 +382,7 @@ def _change_answer(msg: _Msg, it: Element, prov: Provenance) -> ChangeAnswer:
     )
 
 
-def _claim_line(msg: _Msg, it: Element, prov: Provenance) -> ClaimLine:
+def _claim_line(msg: _Msg, it: _Node, prov: Provenance) -> ClaimLine:
     claim = _ancestor(it, "Declaratie")
     return ClaimLine(
         **_common(msg, prov),
@@ -399,9 +404,10 @@ def _claim_line(msg: _Msg, it: Element, prov: Provenance) -> ClaimLine:
     )
 
 
-def _claim_rejection(msg: _Msg, it: Element | None, prov: Provenance) -> ClaimRejection:
+def _claim_rejection(msg: _Msg, it: _Node | None, prov: Provenance) -> ClaimRejection:
     """A rejected JW325 line, or (`it` None) the answer itself when no line was rejected."""
-    answer = msg.root.find(_p("DeclaratieAntwoord"))
+    found = _Node(msg.root.doc, f"{msg.root.position}/DeclaratieAntwoord")
+    answer = found if found.exists() else None
     claim = ClaimAnswer(
         municipality_code=msg.municipality,
         provider_agb=msg.provider,
@@ -417,7 +423,7 @@ def _claim_rejection(msg: _Msg, it: Element | None, prov: Provenance) -> ClaimRe
     return ClaimRejection(claim, _req(it, "ProductReferentie/ReferentieNummer"), _codes(it), prov)
 
 
-def _retour(msg: _Msg, it: Element | None, prov: Provenance) -> Retour:
+def _retour(msg: _Msg, it: _Node | None, prov: Provenance) -> Retour:
     return Retour(
         **_common(msg, prov),
         answers_identification=_req(msg.header, "IdentificatieRetour"),
@@ -434,7 +440,7 @@ def _retour(msg: _Msg, it: Element | None, prov: Provenance) -> Retour:
 @dataclass(frozen=True, slots=True)
 class _Spec:
     items: str  # path from Bericht to the body items, by local name
-    build: Callable[[_Msg, Element, Provenance], Record]
+    build: Callable[[_Msg, _Node, Provenance], Record]
     key: tuple[str, ...] = ()  # item paths of the duplicate key (the file fixes gemeente/AGB)
     header: Callable[[_Msg, None, Provenance], Record] | None = None  # when there are no items
 
@@ -491,16 +497,22 @@ def _parser() -> etree.XMLParser:
     return parser
 
 
+def _namespace_type(root: Element) -> str | None:
+    """JW301, ... as the root's namespace names it."""
+    match = _NAMESPACE.fullmatch(etree.QName(root).namespace or "")
+    return None if match is None else match[1].upper()
+
+
 def _message_type(root: Element) -> str:
     if root.getroottree().docinfo.doctype:
         reason = "a DOCTYPE (DTD or entity declarations) is not allowed in an iJw message"
         raise _file_error("doctype", "/", None, reason)
     qname = etree.QName(root)
-    match = _NAMESPACE.fullmatch(qname.namespace or "")
-    if qname.localname != "Bericht" or match is None or match[1].upper() not in _SPECS:
+    message_type = _namespace_type(root)
+    if qname.localname != "Bericht" or message_type is None or message_type not in _SPECS:
         reason = f"{qname.localname} in namespace {qname.namespace} is not an iJw 3.2 message"
         raise _file_error("unknown-message", "/", None, reason)
-    return match[1].upper()
+    return message_type
 
 
 def _xs_types(xsd_dir: Path) -> dict[str, str]:
@@ -560,10 +572,10 @@ def _validate(root: Element, message_type: str, xsd_dir: Path) -> None:
     raise _file_error("xsd", f"line {error.line}", field, text)
 
 
-def _message(message_type: str, root: Element, pseudonymise: Callable[[str], str]) -> _Msg:
+def _message(message_type: str, root: _Node, pseudonymise: Callable[[str], str]) -> _Msg:
     """The header: who sends to whom (the 4-digit one is the municipality), and the key."""
-    header = root.find(_p("Header"))
-    if header is None:
+    header = _Node(root.doc, f"{root.position}/Header")
+    if not header.exists():
         raise _file_error("missing-field", _HEADER, "Header", "the message has no Header")
     try:
         sender, receiver = _req(header, "Afzender"), _req(header, "Ontvanger")
@@ -608,17 +620,19 @@ class IjwAdapter(Adapter):
             result = FileResult(path.name, file_sha256(data), schema_validated=validated)
             reason = f"not well-formed XML at line {exc.lineno}: {exc.msg}"
             return _fail(result, ctx, _file_error("not-well-formed", "/", None, reason))
-        result = FileResult(path.name, content_hash(root), schema_validated=validated)
+        spec = _SPECS.get(_namespace_type(root) or "")
+        doc = _Doc(root, spec.items if spec else None)
+        result = FileResult(path.name, doc.content_hash, schema_validated=validated)
         try:
             message_type = _message_type(root)
             if ctx.xsd_dir is not None:  # the XSD comes before the region
                 _validate(root, message_type, ctx.xsd_dir)
-            msg = _message(message_type, root, ctx.pseudonymise)
+            msg = _message(message_type, _Node(doc, "/Bericht"), ctx.pseudonymise)
         except _Refused as refused:
             return _fail(result, ctx, refused)
         result.municipality_code = msg.municipality
         spec = _SPECS[message_type]
-        items: list[tuple[Element | None, str]] = list(_items(root, spec.items))
+        items: list[tuple[_Node | None, str]] = [(_Node(doc, p), p) for p in doc.items]
         if not items and spec.header is not None:
             items = [(None, _HEADER)]
         result.records_read = len(items)
@@ -647,7 +661,7 @@ class IjwAdapter(Adapter):
 def _build(
     spec: _Spec,
     msg: _Msg,
-    item: Element | None,
+    item: _Node | None,
     prov: Provenance,
     seen: set[tuple[str | None, ...]],
 ) -> Record:
