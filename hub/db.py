@@ -441,9 +441,11 @@ class Database:
             raise DatabaseError("database pool is not open")
         pool = self._pool
         conn, transaction = await self._begin(pool, scope, readonly, timeout_ms)
-        side = _Readers(self, scope.actor, timeout_ms, asyncio.Semaphore(readers))
+        side = (
+            _Readers(self, scope.actor, timeout_ms, asyncio.Semaphore(readers)) if readers else None
+        )
         try:
-            yield Tx(conn, scope, side if readers else None)
+            yield Tx(conn, scope, side)
         except BaseException:
             with contextlib.suppress(*_CONNECTION_ERRORS, asyncpg.PostgresError):
                 await transaction.rollback()
