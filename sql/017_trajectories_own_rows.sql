@@ -1,26 +1,36 @@
--- refresh_trajectories finds each trajectory's referrer by a join with the municipality's
--- referrals (hashed once per call) instead of a lookup per trajectory. While the statistics
--- lag behind a load, the planner took the referral primary key for that lookup, which names
--- the municipality only, and read every referral of the municipality per trajectory: 0.4 s
--- a call for 700 trajectories of one API page, 5 s for the page-by-page load of one
--- municipality's care periods. (provider_agb, provider_reference) is unique per
--- municipality, so the left join gives what the lookup gave. Otherwise as in 016.
+-- refresh_trajectories reads only what the youth it is given need, in a form that does not
+-- depend on statistics that lag behind a load:
+-- - Each trajectory's referrer comes from a join with the municipality's referrals (hashed
+--   once per call), not from a lookup per trajectory. While statistics lagged, the planner
+--   took the referral primary key for that lookup, which names the municipality only, and
+--   read every referral of the municipality per trajectory: 0.4 s a call for 700
+--   trajectories, 5 s for one municipality's care periods loaded page by page.
+-- - The care periods and trajectories of the given youth are read by the (municipality,
+--   youth) indexes; with hash joins (set below) they were read for the whole municipality
+--   per call: 63 ms instead of 22 ms for 400 youth of the largest municipality.
+-- - The assignments and referrals stay hashed whole: narrowed by key lists, the planner took
+--   an index on the municipality alone and searched the list per row (0.3 s a call).
+-- (provider_agb, provider_reference) is unique per municipality, so the join gives what the
+-- lookup gave, and the added conditions only narrow what the joins already required.
+-- Otherwise as in 016.
 create or replace function refresh_trajectories(p_municipality text, p_youth bigint[])
 returns void language sql
 -- Hash joins whatever the statistics say: while they lag behind a load, the planner takes
 -- a municipality's care periods for one row and loops over them per period.
 set enable_nestloop = off
 as $$
-  with periods as (
+  with own as materialized (
+    select * from care_period cp
+    where cp.municipality_code = p_municipality and cp.youth_id = any(p_youth)
+  ), periods as (
     select cp.id, cp.youth_id, cp.provider_agb, cp.toewijzing_nummer, cp.start_date,
            cp.end_date, cp.end_reason, cp.source_id, cp.file_hash, cp.position,
            coalesce(cp.product_category, a.product_category) as product_category,
            care_type_of(coalesce(cp.product_category, a.product_category)) as care_type,
            a.provider_reference
-    from care_period cp
-    left join assignment a on a.municipality_code = cp.municipality_code
+    from own cp
+    left join assignment a on a.municipality_code = p_municipality
                           and a.toewijzing_nummer = cp.toewijzing_nummer
-    where cp.municipality_code = p_municipality and cp.youth_id in (select unnest(p_youth))
   ), ordered as (
     select p.*, max(coalesce(p.end_date, 'infinity')) over (
              partition by p.youth_id, p.provider_agb, p.care_type order by p.start_date, p.id
@@ -71,7 +81,7 @@ as $$
           from computed cur) c
   ), gone as (
     delete from trajectory t
-    where t.municipality_code = p_municipality and t.youth_id in (select unnest(p_youth))
+    where t.municipality_code = p_municipality and t.youth_id = any(p_youth)
       and t.id not in (select f.id from flagged f)
   ), linked as (
     -- Each care period points at its trajectory: the one its group became.
@@ -80,8 +90,8 @@ as $$
                    partition by g.youth_id, g.provider_agb, g.care_type, g.grp
                    order by g.start_date, g.id) as trajectory_id
           from grouped g) g
-    where cp.municipality_code = p_municipality and cp.id = g.id
-      and cp.trajectory_id is distinct from g.trajectory_id
+    where cp.municipality_code = p_municipality and cp.youth_id = any(p_youth)
+      and cp.id = g.id and cp.trajectory_id is distinct from g.trajectory_id
   )
   insert into trajectory(municipality_code, id, youth_id, provider_agb, care_type,
                          product_category, toewijzing_nummer, referrer_type, start_date,
