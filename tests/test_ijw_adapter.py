@@ -407,6 +407,20 @@ def test_content_hash_is_json_of_every_element_in_document_order() -> None:
     assert content_hash(relaid) == content_hash(root)
 
 
+def test_a_file_of_invented_tags_leaves_the_tag_caches_bounded() -> None:
+    """The hash and field index cache per tag, and a file is hashed before its XSD: a pushed
+    file with thousands of made-up tags neither grows the caches past their bound nor hashes
+    differently from one read after they are full."""
+    from hub.adapters import ijw  # noqa: PLC0415
+
+    tags = [f"t{i}" for i in range(3 * ijw._TAGS_KEPT)]
+    xml = "<a xmlns='urn:invented'>" + "".join(f"<{t}>x</{t}>" for t in tags) + "</a>"
+    first = content_hash(etree.fromstring(xml.encode()))
+    assert len(ijw._HASH_HEADS) <= ijw._TAGS_KEPT
+    assert len(ijw._LOCAL_NAMES) <= ijw._TAGS_KEPT
+    assert content_hash(etree.fromstring(xml.encode())) == first
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_a_read_travels_between_processes_unchanged(name: str) -> None:
     """Files are read in worker processes: what an adapter made of a file, records and

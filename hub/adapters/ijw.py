@@ -85,6 +85,13 @@ class _Msg:
 _json_str = json.encoder.encode_basestring_ascii  # json.dumps' own, as a quoted JSON string
 _HASH_HEADS: dict[str, str] = {}  # tag -> `["tag", [`
 _LOCAL_NAMES: dict[str, str] = {}  # tag -> local name
+_TAGS_KEPT = 2048  # per cache: tags come before the XSD, so a pushed file may invent many
+
+
+def _remember(cache: dict[str, str], tag: str, value: str) -> str:
+    if len(cache) < _TAGS_KEPT:
+        cache[tag] = value
+    return value
 
 
 class _Doc:
@@ -114,7 +121,7 @@ class _Doc:
 
         def walk(el: Element, tag: str, position: str, matched: int) -> None:
             """`matched`: how many steps of the items' path lead here (-1: none do)."""
-            head = heads.get(tag) or heads.setdefault(tag, f"[{_json_str(tag)}, [")
+            head = heads.get(tag) or _remember(heads, tag, f"[{_json_str(tag)}, [")
             attributes, text = el.items(), el.text
             text = text.strip() if text else ""
             if attributes:
@@ -135,8 +142,8 @@ class _Doc:
                 child_tag = child.tag
                 if not isinstance(child_tag, str):
                     continue  # a comment or processing instruction
-                name = names.get(child_tag) or names.setdefault(
-                    child_tag, child_tag.rpartition("}")[2]
+                name = names.get(child_tag) or _remember(
+                    names, child_tag, child_tag.rpartition("}")[2]
                 )
                 step = name
                 if name in indexed:
