@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import fnmatch
 import glob
 import logging
 import multiprocessing
@@ -15,10 +16,11 @@ import re
 import tempfile
 import tomllib
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 
@@ -61,14 +63,33 @@ class SourceConfig:
         return location_is_url(self.info.location)
 
     def paths(self) -> list[Path]:
+        return [Path(f) for f in self.files()]
+
+    def files(self) -> list[str]:
+        """The source's files, in the order of their path components (as Paths sort). As
+        strings: the region's 278,000 files are listed in 0.5 s, and as Paths in 5 s."""
         if self.is_url:
             return []
         location = expand(self.info)
         pattern = location if Path(location).is_absolute() else str(self.base / location)
-        found = [p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p)]
-        # in the order of their components, as Paths sort, but without comparing Paths (the
-        # region's 278,000 files: 1.4 s)
-        return [Path(p) for p in sorted(found, key=lambda p: p.split(os.sep))]
+        folder, name = os.path.split(pattern)
+        if glob.has_magic(folder) or "**" in name:
+            found = [p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p)]
+            return sorted(found, key=lambda p: p.split(os.sep))
+        # one folder: its entries say whether they are files without a stat per file; as
+        # glob, a wildcard does not match a leading dot
+        matches = re.compile(fnmatch.translate(name)).match
+        hidden = name.startswith(".")
+        try:
+            with os.scandir(folder or os.curdir) as entries:
+                names = [
+                    e.name
+                    for e in entries
+                    if matches(e.name) and (hidden or e.name[0] != ".") and e.is_file()
+                ]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [os.path.join(folder, n) for n in sorted(names)]
 
 
 def location_is_url(location: str | None) -> bool:
@@ -149,7 +170,7 @@ async def ingest_source(
     db: Database,
     settings: Settings,
     source: SourceInfo,
-    paths: list[Path] | None,
+    paths: Sequence[str | Path] | None,
     progress: Callable[[RunResult], None] | None = None,
     *,
     reading: Reading | None = None,
@@ -169,7 +190,7 @@ async def ingest(
     db: Database,
     settings: Settings,
     source: SourceInfo,
-    paths: list[Path],
+    paths: Sequence[str | Path],
     progress: Callable[[RunResult], None] | None = None,
     *,
     reading: Reading | None = None,
@@ -196,7 +217,7 @@ class Reading:
     the source it reads starts as soon as this one's last batch is on its way, so it is
     read while this one's last batches load."""
 
-    def __init__(self, settings: Settings, source: SourceInfo, paths: list[Path]) -> None:
+    def __init__(self, settings: Settings, source: SourceInfo, paths: Sequence[str | Path]) -> None:
         self._chunks = [paths[i : i + BATCH_FILES] for i in range(0, len(paths), BATCH_FILES)]
         self._executor = _readers() if len(paths) >= _PARALLEL_FROM else _THREAD
         self._args = (source, settings.pseudonym_key, _region(settings), settings.xsd_dir)
@@ -225,11 +246,15 @@ class Reading:
 
 
 def _read_chunk(
-    source: SourceInfo, key: bytes, region: frozenset[str], xsd_dir: Path | None, paths: list[Path]
+    source: SourceInfo,
+    key: bytes,
+    region: frozenset[str],
+    xsd_dir: Path | None,
+    paths: Sequence[str | Path],
 ) -> list[FileResult]:
     adapter = make_adapter(source)
     ctx = _context(source, key, region, xsd_dir)
-    return [adapter.read(p, ctx) for p in paths]
+    return [adapter.read(Path(p), ctx) for p in paths]
 
 
 _THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-read")
@@ -264,11 +289,12 @@ async def pull(
     ctx = adapter_context(settings, source)
     since = await _cursor(db, source.id)
     results = []
-    async for page in adapter.pull(expand(source), since, ctx):
-        run = await load_file(db, source, page)
-        results.append(run)
-        if progress:
-            progress(run)
+    async with contextlib.aclosing(_one_ahead(adapter.pull(expand(source), since, ctx))) as pages:
+        async for page in pages:
+            run = await load_file(db, source, page)
+            results.append(run)
+            if progress:
+                progress(run)
     if results and all(r.status == "loaded" for r in results) and adapter.cursor != since:
         async with db.tenant(_CURSOR_SCOPE, readonly=False) as tx:
             await tx.execute(
@@ -338,6 +364,27 @@ async def refresh_facts(db: Database, settings: Settings, *, readers: int = 0) -
     return await indicators.refresh_facts(
         db, [m.code for m in settings.region()], settings.long_running_years, readers=readers
     )
+
+
+_T = TypeVar("_T")
+
+
+async def _one_ahead(items: AsyncIterator[_T]) -> AsyncGenerator[_T, None]:
+    """The items in order, the next one fetched while the caller works on this one (a page
+    is requested and parsed while the one before it loads)."""
+    pending = asyncio.ensure_future(anext(items, None))
+    try:
+        while (item := await pending) is not None:
+            pending = asyncio.ensure_future(anext(items, None))
+            yield item
+    finally:
+        if not pending.done():
+            pending.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pending  # the caller stopped early: what it would fetch next is dropped
+        close = getattr(items, "aclose", None)
+        if close is not None:
+            await close()
 
 
 _CURSOR_SCOPE = Scope("ingest", actor="cursor", ingest_municipalities=("-",))

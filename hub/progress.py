@@ -19,6 +19,10 @@ class SourceProgress:
     runs: list[RunResult] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     elapsed: float = 0.0
+    tty: bool = field(init=False)  # asked once, not per file (a system call each time)
+
+    def __post_init__(self) -> None:
+        self.tty = self.out.isatty()
 
     def __call__(self, run: RunResult) -> None:
         self.runs.append(run)
@@ -30,7 +34,7 @@ class SourceProgress:
                 f"quarantined  {run.file_name}" + (f"  ({run.error})" if run.error else ""),
                 file=self.out,
             )
-        if self.out.isatty():
+        if self.tty:
             self.out.write("\r" + self._bar())
             self.out.flush()
 
@@ -40,7 +44,7 @@ class SourceProgress:
         print(self._bar(final=True), file=self.out)
 
     def _clear(self) -> None:
-        if self.out.isatty():
+        if self.tty:
             self.out.write("\r\033[K")
 
     @property

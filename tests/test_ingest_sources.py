@@ -4,13 +4,17 @@ and is visible, and quarantine, runs and sources in GraphQL for exactly the righ
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import glob
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
-from hub.ingest import ingest
+from hub.ingest import SourceConfig, _one_ahead, ingest
 from hub.store.load import SourceInfo
 
 from .conftest import SAMPLE_REGION, Api, settings_for, table_checksums, token
@@ -267,3 +271,46 @@ async def test_gi_measures_as_every_role(env, role: str, scope: dict, expected: 
     assert sorted(n["municipality"]["code"] for n in nodes) == expected
     assert data["measures"]["totalCount"] == len(expected)
     assert all(n["youth"] is not None for n in nodes)  # whoever sees a measure sees its youth
+
+
+def test_a_location_lists_the_files_glob_finds_in_path_order(tmp_path: Path) -> None:
+    """One folder is listed from its entries (no stat per file), a deeper pattern by glob:
+    either way the files glob finds, without folders or hidden files, as Paths sort."""
+    folder = tmp_path / "in"
+    (folder / "deeper").mkdir(parents=True)
+    for name in ("b.xml", "a.xml", "A.xml", ".hidden.xml", "notes.txt", "deeper/c.xml"):
+        (folder / name).write_text("x")
+    (folder / "folder.xml").mkdir()
+    (folder / "linked.xml").symlink_to(folder / "a.xml")
+    (folder / "dangling.xml").symlink_to(folder / "gone.xml")
+    for location in ("in/*.xml", "in/**/*.xml", str(folder / "*.xml"), "in/a.xml", "none/*.xml"):
+        config = SourceConfig(SourceInfo("s", "ijw", location=location), tmp_path)
+        pattern = location if Path(location).is_absolute() else str(tmp_path / location)
+        expected = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+        assert config.files() == [str(p) for p in expected], location
+        assert config.paths() == expected
+    listed = SourceConfig(SourceInfo("s", "ijw", location="in/*.xml"), tmp_path).files()
+    assert [Path(p).name for p in listed] == ["A.xml", "a.xml", "b.xml", "linked.xml"]
+
+
+async def test_pages_are_fetched_one_ahead_and_the_rest_dropped_on_an_early_stop() -> None:
+    """A pull asks for the next page while the one before loads; when loading stops early,
+    the page asked for is dropped and the pull is closed."""
+    events: list[str] = []
+
+    async def pages() -> AsyncIterator[int]:
+        try:
+            for n in range(1, 5):
+                events.append(f"fetch {n}")
+                await asyncio.sleep(0)
+                yield n
+        finally:
+            events.append("closed")
+
+    async with contextlib.aclosing(_one_ahead(pages())) as ahead:
+        async for n in ahead:
+            await asyncio.sleep(0.01)  # loading
+            events.append(f"loaded {n}")
+            if n == 2:
+                break
+    assert events == ["fetch 1", "fetch 2", "loaded 1", "fetch 3", "loaded 2", "closed"]

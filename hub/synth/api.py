@@ -42,6 +42,7 @@ class _Fault:
     status: int | None = None
     seconds: float = 0.0
     body: bytes | None = None
+    after: int = 0  # matching requests answered normally first
 
     def matches(self, path: str) -> bool:
         return self.remaining > 0 and (self.path is None or self.path == path)
@@ -116,10 +117,11 @@ class ApiServer:
 
     # -- test hooks
 
-    def fail(self, status: int, times: int = 1, path: str | None = None) -> None:
-        """Answer the next `times` requests (of `path`, when given) with `status`."""
+    def fail(self, status: int, times: int = 1, path: str | None = None, after: int = 0) -> None:
+        """Answer the next `times` requests (of `path`, when given) with `status`, after
+        answering `after` of them normally."""
         with self._lock:
-            self._faults.append(_Fault(times, path, status=status))
+            self._faults.append(_Fault(times, path, status=status, after=after))
 
     def delay(self, seconds: float, times: int = 1, path: str | None = None) -> None:
         """Sleep `seconds` before answering the next `times` requests (of `path`)."""
@@ -139,6 +141,9 @@ class ApiServer:
         with self._lock:
             for fault in self._faults:
                 if fault.matches(path):
+                    if fault.after:
+                        fault.after -= 1
+                        return None
                     fault.remaining -= 1
                     return fault
             return None
