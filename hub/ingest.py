@@ -16,7 +16,7 @@ import re
 import tempfile
 import tomllib
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,11 +63,7 @@ class SourceConfig:
         return location_is_url(self.info.location)
 
     def paths(self) -> list[Path]:
-        return [Path(f) for f in self.files()]
-
-    def files(self) -> list[str]:
-        """The source's files, in the order of their path components (as Paths sort). As
-        strings: the region's 278,000 files are listed in 0.5 s, and as Paths in 5 s."""
+        """The source's files, in the order of their path components (as Paths sort)."""
         if self.is_url:
             return []
         location = expand(self.info)
@@ -75,9 +71,10 @@ class SourceConfig:
         folder, name = os.path.split(pattern)
         if glob.has_magic(folder) or "**" in name:
             found = [p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p)]
-            return sorted(found, key=lambda p: p.split(os.sep))
-        # one folder: its entries say whether they are files without a stat per file; as
-        # glob, a wildcard does not match a leading dot
+            return [Path(p) for p in sorted(found, key=lambda p: p.split(os.sep))]
+        # one folder (the region's 278,000 files in 2.4 s instead of 5.5 s): its entries say
+        # whether they are files without a stat per file; as glob, a wildcard does not match
+        # a leading dot
         matches = re.compile(fnmatch.translate(name)).match
         hidden = name.startswith(".")
         try:
@@ -89,7 +86,7 @@ class SourceConfig:
                 ]
         except (FileNotFoundError, NotADirectoryError):
             return []
-        return [os.path.join(folder, n) for n in sorted(names)]
+        return [Path(folder, n) for n in sorted(names)]
 
 
 def location_is_url(location: str | None) -> bool:
@@ -170,7 +167,7 @@ async def ingest_source(
     db: Database,
     settings: Settings,
     source: SourceInfo,
-    paths: Sequence[str | Path] | None,
+    paths: list[Path] | None,
     progress: Callable[[RunResult], None] | None = None,
     *,
     reading: Reading | None = None,
@@ -190,7 +187,7 @@ async def ingest(
     db: Database,
     settings: Settings,
     source: SourceInfo,
-    paths: Sequence[str | Path],
+    paths: list[Path],
     progress: Callable[[RunResult], None] | None = None,
     *,
     reading: Reading | None = None,
@@ -217,7 +214,7 @@ class Reading:
     the source it reads starts as soon as this one's last batch is on its way, so it is
     read while this one's last batches load."""
 
-    def __init__(self, settings: Settings, source: SourceInfo, paths: Sequence[str | Path]) -> None:
+    def __init__(self, settings: Settings, source: SourceInfo, paths: list[Path]) -> None:
         self._chunks = [paths[i : i + BATCH_FILES] for i in range(0, len(paths), BATCH_FILES)]
         self._executor = _readers() if len(paths) >= _PARALLEL_FROM else _THREAD
         self._args = (source, settings.pseudonym_key, _region(settings), settings.xsd_dir)
@@ -246,15 +243,11 @@ class Reading:
 
 
 def _read_chunk(
-    source: SourceInfo,
-    key: bytes,
-    region: frozenset[str],
-    xsd_dir: Path | None,
-    paths: Sequence[str | Path],
+    source: SourceInfo, key: bytes, region: frozenset[str], xsd_dir: Path | None, paths: list[Path]
 ) -> list[FileResult]:
     adapter = make_adapter(source)
     ctx = _context(source, key, region, xsd_dir)
-    return [adapter.read(Path(p), ctx) for p in paths]
+    return [adapter.read(p, ctx) for p in paths]
 
 
 _THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-read")

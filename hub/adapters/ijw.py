@@ -488,17 +488,8 @@ _ATOMIC = re.compile(r"is not a valid value of the atomic type '([^']+)'")
 _QUOTED_VALUE = re.compile(r"^'[^']*'|(?<=The value )'[^']*'")
 
 
-def _safe_parser(*, blank_text: bool = True) -> etree.XMLParser:
-    """Without network or entity expansion. A message is read without the whitespace
-    between its elements (`blank_text=False`): what the content hash strips anyway, and a
-    third fewer nodes to parse."""
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        huge_tree=False,
-        load_dtd=False,
-        remove_blank_text=not blank_text,
-    )
+def _safe_parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
 
 
 _PARSERS = threading.local()
@@ -509,7 +500,7 @@ def _parser() -> etree.XMLParser:
     time to make; one may not be shared between threads)."""
     parser: etree.XMLParser | None = getattr(_PARSERS, "parser", None)
     if parser is None:
-        parser = _PARSERS.parser = _safe_parser(blank_text=False)
+        parser = _PARSERS.parser = _safe_parser()
     return parser
 
 
