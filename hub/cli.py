@@ -73,6 +73,11 @@ def cmd_token(s: Settings, a: argparse.Namespace) -> int:
     return 0
 
 
+# Connections that compute the indicator facts and analyst figures side by side at the end of
+# `hub ingest`, one per core (the pool holds them besides the transaction's own).
+_READERS = os.cpu_count() or 1
+
+
 async def _ingest_sources(urls: Urls, s: Settings, batches: list[Batch]) -> list[RunResult]:
     """Ingest each source (its files, or a pull when it has no files but a URL), with a
     progress bar per source and a summary table at the end."""
@@ -82,8 +87,7 @@ async def _ingest_sources(urls: Urls, s: Settings, batches: list[Batch]) -> list
         refresh_facts,
     )
 
-    cores = os.cpu_count() or 1
-    db = Database(urls.service, max_size=1 + cores)
+    db = Database(urls.service, max_size=1 + _READERS)
     await db.open()
     shown: list[SourceProgress] = []
     # Each source's files are read while the files of the source before it load.
@@ -97,7 +101,7 @@ async def _ingest_sources(urls: Urls, s: Settings, batches: list[Batch]) -> list
             await ingest_source(db, s, source, paths, progress, reading=reading)
             progress.done()
         started = time.monotonic()
-        refreshed = await refresh_facts(db, s, readers=cores)  # nothing else runs now
+        refreshed = await refresh_facts(db, s, readers=_READERS)  # nothing else runs now
         print(
             f"indicator facts of {refreshed} municipalities refreshed in "
             f"{time.monotonic() - started:.1f} s",
@@ -213,8 +217,7 @@ def _refresh_analyst(urls: Urls, s: Settings) -> None:
 
     async def run() -> None:
         await ensure_role(urls.admin, os.environ.get("HUB_ANALYST_PASSWORD") or None)
-        cores = os.cpu_count() or 1
-        db = Database(urls.service, max_size=1 + cores)
+        db = Database(urls.service, max_size=1 + _READERS)
         await db.open()
         try:
             done = await refresh(
@@ -222,7 +225,7 @@ def _refresh_analyst(urls: Urls, s: Settings) -> None:
                 urls.admin,
                 threshold=s.suppression_threshold,
                 long_running_years=s.long_running_years,
-                readers=cores,
+                readers=_READERS,
             )
         finally:
             await db.close()
