@@ -5,7 +5,12 @@
 FROM python:3.11-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# A C compiler for the iJw reader's compiled walk (setup.py); the runtime stage has none.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install --yes --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
+COPY pyproject.toml setup.py README.md ./
 COPY hub ./hub
 RUN python -m venv /opt/hub \
  && pip wheel --no-deps --wheel-dir /wheels . \

@@ -105,58 +105,78 @@ class _Doc:
     The content hash is sha256 over the message's content (namespace URI + local name,
     attributes and stripped text of every element, in document order): the same for any
     re-serialisation of it. Each element contributes `json.dumps([tag, sorted attributes,
-    text])`, its children and `)`, written with json's own string encoder."""
+    text])`, its children and `)`, written with json's own string encoder.
+
+    The pass is compiled (`_ijw_walk.c`) where it could be built; `_walk_python` is the same
+    pass, for what the compiled one leaves to it and where there is no compiled one."""
 
     __slots__ = ("content_hash", "first", "items", "more")
 
     def __init__(self, root: Element, items_path: str | None = None) -> None:
-        steps = items_path.split("/") if items_path else []
-        indexed = {"Client", steps[-1] if steps else None}
-        parts: list[str] = []
-        add = parts.append
-        first: dict[str, str] = {}
-        more: dict[str, list[str]] = {}
-        items: list[str] = []
-        heads, names = _HASH_HEADS, _LOCAL_NAMES
+        steps = tuple(items_path.split("/")) if items_path else ()
+        walked = _walk_compiled(root, steps) if _walk_compiled is not None else None
+        hashed, self.first, self.more, self.items = walked or _walk_python(root, steps)
+        self.content_hash = hashlib.sha256(hashed).hexdigest()
 
-        def walk(el: Element, tag: str, position: str, matched: int) -> None:
-            """`matched`: how many steps of the items' path lead here (-1: none do)."""
-            head = heads.get(tag) or _remember(heads, tag, f"[{_json_str(tag)}, [")
-            attributes, text = el.items(), el.text
-            text = text.strip() if text else ""
-            if attributes:
-                pairs = ", ".join(
-                    f"[{_json_str(k)}, {_json_str(v)}]" for k, v in sorted(attributes)
-                )
-                add(f"{head}{pairs}], {_json_str(text)}]")
-            else:
-                add(f"{head}], {_json_str(text)}]")
-            if position in first:
-                more.setdefault(position, [first[position]]).append(text)
-            else:
-                first[position] = text
-            if matched == len(steps) > 0:
-                items.append(position)
-            seen: dict[str, int] = {}
-            for child in el:
-                child_tag = child.tag
-                if not isinstance(child_tag, str):
-                    continue  # a comment or processing instruction
-                name = names.get(child_tag) or _remember(
-                    names, child_tag, child_tag.rpartition("}")[2]
-                )
-                step = name
-                if name in indexed:
-                    seen[child_tag] = n = seen.get(child_tag, 0) + 1
-                    step = f"{name}[{n}]"
-                on = 0 <= matched < len(steps) and steps[matched] == name
-                walk(child, child_tag, f"{position}/{step}", matched + 1 if on else -1)
-            add(")")
 
-        root_tag = cast(str, root.tag)
-        walk(root, root_tag, f"/{root_tag.rpartition('}')[2]}", 0)
-        self.content_hash = hashlib.sha256("".join(parts).encode()).hexdigest()
-        self.first, self.more, self.items = first, more, items
+_Walked = tuple[bytes, dict[str, str], dict[str, list[str]], list[str]]
+
+
+def _walk_python(root: Element, steps: tuple[str, ...]) -> _Walked:
+    """What a message's hash is taken over, and its texts by position (see `_Doc`)."""
+    indexed = {"Client", steps[-1] if steps else None}
+    parts: list[str] = []
+    add = parts.append
+    first: dict[str, str] = {}
+    more: dict[str, list[str]] = {}
+    items: list[str] = []
+    heads, names = _HASH_HEADS, _LOCAL_NAMES
+
+    def walk(el: Element, tag: str, position: str, matched: int) -> None:
+        """`matched`: how many steps of the items' path lead here (-1: none do)."""
+        head = heads.get(tag) or _remember(heads, tag, f"[{_json_str(tag)}, [")
+        attributes, text = el.items(), el.text
+        text = text.strip() if text else ""
+        if attributes:
+            pairs = ", ".join(f"[{_json_str(k)}, {_json_str(v)}]" for k, v in sorted(attributes))
+            add(f"{head}{pairs}], {_json_str(text)}]")
+        else:
+            add(f"{head}], {_json_str(text)}]")
+        if position in first:
+            more.setdefault(position, [first[position]]).append(text)
+        else:
+            first[position] = text
+        if matched == len(steps) > 0:
+            items.append(position)
+        seen: dict[str, int] = {}
+        for child in el:
+            child_tag = child.tag
+            if not isinstance(child_tag, str):
+                continue  # a comment or processing instruction
+            name = names.get(child_tag) or _remember(names, child_tag, child_tag.rpartition("}")[2])
+            step = name
+            if name in indexed:
+                seen[child_tag] = n = seen.get(child_tag, 0) + 1
+                step = f"{name}[{n}]"
+            on = 0 <= matched < len(steps) and steps[matched] == name
+            walk(child, child_tag, f"{position}/{step}", matched + 1 if on else -1)
+        add(")")
+
+    root_tag = cast(str, root.tag)
+    walk(root, root_tag, f"/{root_tag.rpartition('}')[2]}", 0)
+    return "".join(parts).encode(), first, more, items
+
+
+def _compiled_walk() -> Callable[[Element, tuple[str, ...]], _Walked | None] | None:
+    """The compiled pass, if it was built against the lxml that runs (it reads lxml's structs)."""
+    try:
+        from hub.adapters import _ijw_walk  # noqa: PLC0415
+    except ImportError:
+        return None
+    return _ijw_walk.walk if etree.__version__ == _ijw_walk.LXML_VERSION else None
+
+
+_walk_compiled = _compiled_walk()
 
 
 def content_hash(root: Element) -> str:
