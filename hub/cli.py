@@ -73,6 +73,15 @@ def cmd_token(s: Settings, a: argparse.Namespace) -> int:
     return 0
 
 
+def _collect_rarely() -> None:
+    """Start-up objects live forever: keep them out of cyclic collection. A page of records,
+    like a batch of files being loaded, is thousands of short-lived objects and no cycles:
+    collect far less often than every 700 allocations (PERFORMANCE.md: about 20% of a
+    request's time; in `hub ingest`, a fifth of the loading process's CPU)."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 # Connections that compute the indicator facts and analyst figures side by side at the end of
 # `hub ingest`, one per core (the pool holds them besides the transaction's own).
 _READERS = os.cpu_count() or 1
@@ -87,6 +96,7 @@ async def _ingest_sources(urls: Urls, s: Settings, batches: list[Batch]) -> list
         refresh_facts,
     )
 
+    _collect_rarely()
     db = Database(urls.service, max_size=1 + _READERS)
     await db.open()
     shown: list[SourceProgress] = []
@@ -338,10 +348,7 @@ def worker_app() -> Any:
         push=push,
         metrics_token=token_from_env(),
     )
-    gc.freeze()  # start-up objects live forever; keep them out of cyclic collection
-    # A page of records is thousands of short-lived dicts and no cycles: collect far less
-    # often than every 700 allocations (PERFORMANCE.md: about 20% of a request's time).
-    gc.set_threshold(50_000, 20, 20)
+    _collect_rarely()
     return app
 
 
