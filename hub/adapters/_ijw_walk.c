@@ -184,7 +184,7 @@ static int element_text(Walk *w, const xmlNode *el) {
 
 typedef struct {
     const xmlAttr *attr;
-    const char *key; /* in the arena */
+    const char *key; /* in add_attributes' `keys` */
 } Attribute;
 
 static int same_ns(const xmlNs *a, const xmlNs *b) {

@@ -167,7 +167,7 @@ def _walk_python(root: Element, steps: tuple[str, ...]) -> _Walked:
     return "".join(parts).encode(), first, more, items
 
 
-def _compiled_walk() -> Callable[[Element, tuple[str, ...]], _Walked | None] | None:
+def _load_compiled_walk() -> Callable[[Element, tuple[str, ...]], _Walked | None] | None:
     """The compiled pass, if it was built against the lxml that runs (it reads lxml's structs)."""
     try:
         from hub.adapters import _ijw_walk  # noqa: PLC0415
@@ -176,7 +176,7 @@ def _compiled_walk() -> Callable[[Element, tuple[str, ...]], _Walked | None] | N
     return _ijw_walk.walk if etree.__version__ == _ijw_walk.LXML_VERSION else None
 
 
-_walk_compiled = _compiled_walk()
+_walk_compiled = _load_compiled_walk()
 
 
 def content_hash(root: Element) -> str:
