@@ -36,8 +36,16 @@ W1_METRICS = (
     "WAITING_DAYS",
 )
 W1_GROUP_BY = ("MUNICIPALITY", "MONTH")
-# Positional parameters of the fact statements (hub.resolvers.indicators.compute: args).
-_PARAM_TYPES = ("text[]", "text[]", "text[]", "text[]", "int[]", "date[]", "date[]", "date", "int")
+# Positional parameters of the fact statements (hub.resolvers.indicators.compute: args), and
+# what the live W1 passes for them (None: W1's families do not take it).
+_PARAM_TYPES = (
+    "text[]", "text[]", "text[]", "text[]", "int[]", "date[]", "date[]", "date", "int", "date",
+    "date",
+)  # fmt: skip
+_LIVE_ARGS: tuple[str | None, ...] = (
+    "null", "{care_types}", "null", "null", "arr.ids", "arr.starts", "arr.ends", None, None,
+    "arr.starts[1]", "arr.ends[array_upper(arr.ends, 1)]",
+)  # fmt: skip
 
 # W1 from the facts: the stored ones (table indicator_fact) when the hub would read them
 # (refreshed, nothing marked since, whole months), else the live statements, as the hub does.
@@ -61,9 +69,9 @@ _W1_QUERY = """
   arr as (select array_agg(bid order by bid) ids, array_agg(ps order by bid) starts,
                  array_agg(pe order by bid) ends from b),
   span as (select d.* from ({span}) d(first_day, last_day)),
-  tr as (select f.* from arr, bench.w1_trajectory{args} f),
-  cl as (select f.* from arr, bench.w1_claim{args} f),
-  wa as (select f.* from arr, bench.w1_assignment{args} f),
+  tr as (select f.* from arr, bench.w1_trajectory{trajectory} f),
+  cl as (select f.* from arr, bench.w1_claim{claim} f),
+  wa as (select f.* from arr, bench.w1_assignment{assignment} f),
   mu as (select m.code, m.youth_population || coalesce((select jsonb_object_agg(p.year::text,
                   p.youth_0_17) from population p where p.municipality_code = m.code), '{{}}')
                   population
@@ -167,26 +175,31 @@ def _w1_request() -> indicators.Request:
     return indicators.Request(metrics=W1_METRICS, group_by=W1_GROUP_BY)
 
 
-async def _fact_functions(conn: asyncpg.Connection, family: str, sql: str) -> list[str]:
+async def _fact_functions(
+    conn: asyncpg.Connection, family: str, sql: str
+) -> tuple[list[str], list[str]]:
     """`create function` for one fact statement, returning exactly its columns, and for
-    reading the same columns from the stored facts of whole months (`_stored`)."""
-    used = len(indicators._used_args(sql, list(_PARAM_TYPES)))
-    if used > 7:
-        raise RuntimeError(f"W1's {family} facts take ${used}; the bench passes $1..$7")
+    reading the same columns from the stored facts of whole months (`_stored`); and what
+    the live W1 passes it."""
+    sql, used = indicators._bound(sql, list(range(1, len(_PARAM_TYPES) + 1)))
+    live = [_LIVE_ARGS[n - 1] for n in used]
+    if None in live:
+        raise RuntimeError(f"W1's {family} facts take parameters {used}; the bench passes fewer")
     attributes = (await conn.prepare(sql)).get_attributes()
     if [a.name for a in attributes[:2]] != ["bid", "m"]:
         raise RuntimeError(f"W1's {family} facts do not start with bid, m")
     columns = ", ".join(f'"{a.name}" {_type(a.type)}' for a in attributes)
     data = ", ".join(f'"{a.name}" {_type(a.type)}' for a in attributes[2:])
+    types = ", ".join(_PARAM_TYPES[n - 1] for n in used)
     return [
-        f"create function bench.w1_{family}({', '.join(_PARAM_TYPES[:used])}) "
+        f"create function bench.w1_{family}({types}) "
         f"returns table({columns}) language sql stable as $fact$ {sql} $fact$",
         f"create function bench.w1_{family}_stored(date[]) returns table({columns}) "
         "language sql stable as $fact$ "
         "select (array_position($1, f.period_start) - 1)::int, f.municipality_code, d.* "
         f"from indicator_fact f, jsonb_to_record(f.data) d({data}) "
         f"where f.grain = 'MONTH' and f.family = '{family}' and f.period_start = any($1) $fact$",
-    ]
+    ], [a for a in live if a is not None]
 
 
 def _type(t: Any) -> str:
@@ -207,19 +220,19 @@ async def install(admin_url: str) -> None:
             await conn.execute("create schema bench authorization hub_owner")
             await conn.execute("set local role hub_owner")
             await conn.execute(_W1_ROW)
-            for family in ("trajectory", "claim", "assignment"):
-                for create in await _fact_functions(conn, family, families[family]):
-                    await conn.execute(create)
             # W1's arguments: all municipalities, the counted care types, no further filter.
             care_types = _w1_request().counted_care_types or ()
-            args = (
-                "(null, array[" + ", ".join(f"'{c}'" for c in care_types) + "]::text[], "
-                "null, null, arr.ids, arr.starts, arr.ends)"
-            )
-            live = _W1_QUERY.format(span=indicators._DATA_RANGE, args=args)
+            counted = "array[" + ", ".join(f"'{c}'" for c in care_types) + "]::text[]"
+            live_args, stored_args = {}, {}
+            for family in ("trajectory", "claim", "assignment"):
+                creates, args = await _fact_functions(conn, family, families[family])
+                for create in creates:
+                    await conn.execute(create)
+                live_args[family] = f"({', '.join(args)})".format(care_types=counted)
+                stored_args[family] = "_stored(arr.starts)"
+            live = _W1_QUERY.format(span=indicators._DATA_RANGE, **live_args)
             stored = _W1_QUERY.format(
-                span="select first_date, last_date from indicator_fact_state",
-                args="_stored(arr.starts)",
+                span="select first_date, last_date from indicator_fact_state", **stored_args
             )
             fresh = _FRESH.format(years=settings().long_running_years)
             await conn.execute(_W1.format(fresh=fresh, stored=stored, live=live))

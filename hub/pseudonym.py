@@ -10,16 +10,22 @@ import hmac
 TEST_RANGE = (999_900_006, 999_999_990)
 
 
+# The weights' sum times ord("0"): what the ASCII codes of the digits add beyond the digits.
+_ZEROS = ord("0") * (9 + 8 + 7 + 6 + 5 + 4 + 3 + 2 - 1)
+
+
 def elfproef(bsn: str) -> bool:
-    """The BSN eleven-test: 9 digits, sum(d_i * w_i) with weights 9..2 and -1 divisible by 11."""
-    if len(bsn) != 9 or not bsn.isdigit():
+    """The BSN eleven-test: 9 digits, sum(d_i * w_i) with weights 9..2 and -1 divisible by 11.
+    Worked on the digits' ASCII codes in one expression (run for every record of a youth)."""
+    if len(bsn) != 9 or not bsn.isascii() or not bsn.isdigit():
         return False
-    if TEST_RANGE[0] <= int(bsn) <= TEST_RANGE[1]:
+    number = int(bsn)
+    if TEST_RANGE[0] <= number <= TEST_RANGE[1]:
         return True
-    digits = [int(c) for c in bsn]
-    total = sum(d * w for d, w in zip(digits[:8], range(9, 1, -1), strict=True)) - digits[8]
-    return total % 11 == 0 and int(bsn) != 0
+    d = bsn.encode("ascii")
+    total = 9 * d[0] + 8 * d[1] + 7 * d[2] + 6 * d[3] + 5 * d[4] + 4 * d[5] + 3 * d[6] + 2 * d[7]
+    return (total - d[8] - _ZEROS) % 11 == 0 and number != 0
 
 
 def pseudonymise(key: bytes, bsn: str) -> str:
-    return hmac.new(key, bsn.encode("ascii"), hashlib.sha256).hexdigest()
+    return hmac.digest(key, bsn.encode("ascii"), hashlib.sha256).hex()

@@ -14,6 +14,7 @@ awaits its refresh, they are computed live like every other question.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -111,7 +112,11 @@ def _add_months(day: date, months: int) -> date:
 
 # Facts: one row per trajectory, claim line or assignment with the dimension columns
 # m (municipality), y (youth), ct, pc, pv, rt, filtered by the request ($1..$4) and, before
-# any grouping, by the span of all buckets ($6, $7), so only the period asked is computed.
+# any grouping, by the span of all buckets ($10, $11), so only the period asked is computed.
+# The span is given as values, not taken from the buckets' arrays in the statement: the
+# planner then sees how many rows it keeps (for the whole data, all of them) and hashes what
+# it joins a claim line's status from, instead of looking it up per line (the claims family
+# over the region in 3 s instead of 5).
 _FILTER = """($1::text[] is null or f.m = any($1)) and ($2::text[] is null or f.ct = any($2))
     and ($3::text[] is null or f.pc = any($3)) and ($4::text[] is null or f.pv = any($4))"""
 
@@ -121,8 +126,7 @@ _ALL_TRAJECTORIES = """select municipality_code m, youth_id y, care_type ct,
 _TRAJECTORIES = (
     _ALL_TRAJECTORIES
     + """
-    where start_date <= (select max(d) from unnest($7::date[]) d)
-      and coalesce(end_date, 'infinity') >= (select min(d) from unnest($6::date[]) d)"""
+    where start_date <= $11::date and coalesce(end_date, 'infinity') >= $10::date"""
 )
 
 _CLAIMS = """select c.municipality_code m, c.youth_id y, care_type_of(c.product_category) ct,
@@ -134,8 +138,7 @@ _CLAIMS = """select c.municipality_code m, c.youth_id y, care_type_of(c.product_
     left join referral r on r.municipality_code = a.municipality_code
                         and r.provider_agb = a.provider_agb
                         and r.provider_reference = a.provider_reference
-    where c.period_start between (select min(d) from unnest($6::date[]) d)
-                             and (select max(d) from unnest($7::date[]) d)"""
+    where c.period_start between $10::date and $11::date"""
 
 _ASSIGNMENTS = """select a.municipality_code m, a.youth_id y,
     care_type_of(coalesce(a.product_category, p.category)) ct,
@@ -151,7 +154,7 @@ _ASSIGNMENTS = """select a.municipality_code m, a.youth_id y,
                         and r.provider_reference = a.provider_reference"""
 
 # Buckets as arrays: $5 ids, $6 starts, $7 ends; $8 the last date in the data, $9 the years
-# of long-running care.
+# of long-running care; $10 and $11 the first and last day of all buckets.
 _BUCKETS = "unnest($5::int[], $6::date[], $7::date[]) b(bid, ps, pe)"
 # The buckets of rows that fall on one day f.s, as a CTE `b` to join on the month (a hash
 # join, not a loop over every bucket per row): each bucket once per calendar month it spans
@@ -312,7 +315,7 @@ async def compute(tx: Tx, req: Request, long_running_years: int) -> list[Row]:
     else:
         families = _queries(req)
         args = _args(req, periods, last, long_running_years)
-        results = await tx.fetch_region_wide([(sql, _used_args(sql, args)) for _, sql in families])
+        results = await tx.fetch_region_wide([_bound(sql, args) for _, sql in families])
         facts = {
             family: _by_key(rows, req) for (family, _), rows in zip(families, results, strict=True)
         }
@@ -338,6 +341,8 @@ def _args(req: Request, periods: list[Bucket], last: date | None, years: int) ->
         [b.end for b in periods],
         last or date.max,
         years,
+        min((b.start for b in periods), default=None),
+        max((b.end for b in periods), default=None),
     ]
 
 
@@ -501,8 +506,7 @@ async def _store_facts(
     families = _queries(req)
     computed = await tx.fetch_region_wide(
         [
-            (f"select q.m, q.bid, (to_jsonb(q) - 'bid' - 'm')::text from ({sql}) q",
-             _used_args(sql, args))
+            _bound(f"select q.m, q.bid, (to_jsonb(q) - 'bid' - 'm')::text from ({sql}) q", args)
             for _, sql in families
         ]
     )  # fmt: skip
@@ -520,9 +524,15 @@ async def _store_facts(
         )
 
 
-def _used_args(sql: str, args: list[Any]) -> list[Any]:
-    """A statement takes exactly the parameters $1..$N it uses."""
-    return args[: max(n for n in range(1, len(args) + 1) if f"${n}" in sql)]
+def _bound(sql: str, args: list[Any]) -> tuple[str, list[Any]]:
+    """The statement with the parameters it uses numbered $1..$N in their order, and their
+    values (PostgreSQL cannot type a parameter that a statement does not use)."""
+    used = sorted({int(n) for n in _PARAMETER.findall(sql)})
+    number = {n: f"${i}" for i, n in enumerate(used, 1)}
+    return _PARAMETER.sub(lambda m: number[int(m[1])], sql), [args[n - 1] for n in used]
+
+
+_PARAMETER = re.compile(r"\$(\d+)")
 
 
 def _by_key(rows: list[Any], req: Request) -> dict[tuple[Any, ...], Any]:
