@@ -432,9 +432,9 @@ async def refresh_facts(
     scope = Scope("ingest", actor="facts", ingest_municipalities=tuple(sorted(region)))
     async with db.tenant(scope, readonly=False, timeout_ms=3_600_000, readers=readers) as tx:
         await tx.execute("lock table fact_dirty in share row exclusive mode")
-        # Each family reads whole tables; the period span it filters on is known only at run
-        # time and taken to keep 0.5% of the rows, which would make every join a loop of
-        # index lookups (hash joins: the claims family in 8 s instead of 10).
+        # Each family reads whole tables: hash joins, whatever statistics that lag behind a
+        # load make the planner expect (when it took the span of the periods to keep 0.5% of
+        # the rows, every join was a loop of index lookups: the claims family in 10 s, not 8).
         await tx.execute("set local enable_nestloop = off")
         dirty = {r[0] for r in await tx.fetch("select municipality_code from fact_dirty")}
         ((first, last),) = await tx.fetch(_DATA_RANGE)
