@@ -5,13 +5,15 @@ The messages are the iJw samples with their content edited, so they stay schema-
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from hub.ingest import ingest
-from hub.store.load import SourceInfo
+from hub.adapters.ijw import IjwAdapter
+from hub.ingest import adapter_context, ingest
+from hub.store.load import SourceInfo, load_files
 
 from .conftest import SAMPLE_REGION, SAMPLES, settings_for
 
@@ -234,3 +236,37 @@ async def test_a_reference_claimed_again_in_another_message_is_quarantined(env) 
     assert all("765432198" in r for r in reasons)
     amounts = dict(await fetch("select reference, amount_cents from claim_line"))
     assert amounts["RN001"] == 5000
+
+
+async def test_a_file_whose_values_the_database_refuses_fails_alone(
+    make_database, open_db, tmp_path: Path
+) -> None:
+    """A value beyond what the database takes (a volume over 32 bits; one over 64 bits, which
+    cannot even be sent) fails its file as a whole, recorded with its run and one quarantined
+    record; the other files of the batch load."""
+    urls = await make_database(SAMPLE_REGION)
+    db = await open_db(urls)
+    settings = settings_for(SAMPLE_REGION, tmp_path)
+    source = SourceInfo("edited", "ijw")
+    ctx = adapter_context(settings, source)
+    results = []
+    for i, volume in enumerate((2, 2**40, 10**20)):
+        path = tmp_path / f"assignments-{i}.xml"
+        path.write_text(_new_id(_sample("JW301.xml"), f"76543{i:04d}"), encoding="utf-8")
+        result = IjwAdapter(source.id, {}, None).read(path, ctx)
+        assert result.records
+        assert not result.rejections
+        result.records = [replace(r, volume=volume) for r in result.records]
+        results.append(result)
+    runs = await load_files(db, source, results)
+    assert [r.status for r in runs] == ["loaded", "failed", "failed"]
+    assert [r.records_accepted for r in runs] == [len(results[0].records), 0, 0]
+    assert [[q.code for q in r.rejections] for r in runs[1:]] == [["load-failed"]] * 2
+    conn = await asyncpg.connect(urls.admin)
+    try:
+        volumes = await conn.fetch("select distinct volume from assignment")
+        failed = await conn.fetchval("select count(*) from quarantine where code = 'load-failed'")
+    finally:
+        await conn.close()
+    assert [v["volume"] for v in volumes] == [2]
+    assert failed == 2
