@@ -13,6 +13,7 @@ import pytest
 
 from hub.adapters.ijw import IjwAdapter
 from hub.ingest import adapter_context, ingest
+from hub.store import load as load_module
 from hub.store.load import SourceInfo, load_files
 
 from .conftest import SAMPLE_REGION, SAMPLES, settings_for
@@ -270,3 +271,20 @@ async def test_a_file_whose_values_the_database_refuses_fails_alone(
         await conn.close()
     assert [v["volume"] for v in volumes] == [2]
     assert failed == 2
+
+
+async def test_rows_beyond_one_statement_go_in_the_next_in_order(env, monkeypatch) -> None:
+    """A file's rows are sent in statements of a bounded size (the JSON of one statement
+    stays below jsonb's limit); split up, they load as in one."""
+    load, fetch = env
+    claims = _sample("JW323.xml")
+    monkeypatch.setattr(load_module, "_STATEMENT_ROWS", 2)
+    run = await load("claims.xml", claims)
+    assert run.records_accepted >= 3  # more than one statement's worth
+    rows = await fetch("select reference, amount_cents, claim_message_id from claim_line")
+    assert len(rows) == run.records_accepted
+    assert {r["claim_message_id"] for r in rows} == {"765432198"}
+    assert {r["reference"]: r["amount_cents"] for r in rows}["RN001"] == 5000
+    again = await load("claims-again.xml", _new_id(claims, "765432301"))
+    assert again.records_accepted == 0  # every reference was claimed: the first lines stay
+    assert len(await fetch("select 1 from claim_line")) == run.records_accepted

@@ -135,7 +135,8 @@ async def _many(
 ) -> None:
     """Insert the rows as running `sql` once per row, in order, would; in one statement, or
     with `key` (an upsert that updates on conflict, which may touch a row once per
-    statement) one per occurrence of a key: the first rows of every key, then the second."""
+    statement) one per occurrence of a key: the first rows of every key, then the second.
+    A statement takes at most `_STATEMENT_ROWS` rows; more go in the next, in order."""
     if not rows:
         return
     rounds: list[list[tuple[Any, ...]]] = [rows]
@@ -148,7 +149,13 @@ async def _many(
             rounds[seen[k]].append(row)
             seen[k] += 1
     for batch in rounds:
-        await tx.execute(_set_based(sql, types), _rows(batch))
+        for i in range(0, len(batch), _STATEMENT_ROWS):
+            await tx.execute(_set_based(sql, types), _rows(batch[i : i + _STATEMENT_ROWS]))
+
+
+# Rows per statement: their JSON stays far below jsonb's limit of 256 MB, whatever the size
+# of one file (a municipality's yearly export of a million rows, say).
+_STATEMENT_ROWS = 20_000
 
 
 async def load_file(db: Database, source: SourceInfo, result: FileResult) -> RunResult:
