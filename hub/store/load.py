@@ -3,10 +3,10 @@ quarantine, a run recorded per file whatever happens.
 
 Files of one source load in batches: one transaction and a fixed number of set-based
 statements per batch (an upsert of a key the batch names twice takes one per occurrence,
-`_many`), with the same outcome as loading the files one by one in order (the
-order-dependent parts, message replays, resent claims, care-period starts and stops and
-unlinked references, are worked out in file order). When a batch fails, its files are loaded
-one by one, so only a failing file fails.
+and a statement takes at most 20,000 rows: `_many`), with the same outcome as loading the
+files one by one in order (the order-dependent parts, message replays, resent claims,
+care-period starts and stops and unlinked references, are worked out in file order). When a
+batch fails, its files are loaded one by one, so only a failing file fails.
 
 Every upsert only writes when something differs (`where ... is distinct from ...`), so loading
 the same content twice changes no row. A file that failed as a whole loads nothing and is
