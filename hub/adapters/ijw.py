@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import ClassVar, TypedDict, TypeVar, cast
+from typing import ClassVar, TypedDict, cast
 
 from lxml import etree
 
@@ -44,7 +44,6 @@ from hub.model import (
 from hub.pseudonym import elfproef
 
 Element = etree._Element
-_T = TypeVar("_T")
 _NAMESPACE = re.compile(r"http://www\.istandaarden\.nl/ijw/3_2/(jw\d{3})/schema")
 _HEADER = "/Bericht/Header"
 # Elements whose values identify a person: named in a rejection, never quoted.
@@ -183,15 +182,18 @@ def content_hash(root: Element) -> str:
     return _Doc(root).content_hash
 
 
-@dataclass(frozen=True, slots=True)
 class _Node:
-    """An element of a read message, by its position."""
+    """An element of a read message, by its position. Its fields are read by their path
+    below it (`_opt(node, "Product/Code")`), so it keeps the texts and its position with a
+    slash (a record's fields are looked up some twenty times)."""
 
-    doc: _Doc
-    position: str
+    __slots__ = ("doc", "first", "position", "prefix")
+
+    def __init__(self, doc: _Doc, position: str) -> None:
+        self.doc, self.first, self.position, self.prefix = doc, doc.first, position, position + "/"
 
     def exists(self) -> bool:
-        return self.position in self.doc.first
+        return self.position in self.first
 
 
 def _leaf(path: str) -> str:
@@ -199,48 +201,61 @@ def _leaf(path: str) -> str:
 
 
 def _opt(node: _Node, path: str) -> str | None:
-    return node.doc.first.get(f"{node.position}/{path}") or None
+    return node.first.get(node.prefix + path) or None
 
 
 def _req(node: _Node, path: str) -> str:
-    text = _opt(node, path)
-    if text is None:
+    text = node.first.get(node.prefix + path)
+    if not text:
         raise _Refused("missing-field", _leaf(path), f"{path} is missing")
     return text
 
 
-def _convert(text: str, kind: Callable[[str], _T], label: str, field: str) -> _T:
-    try:
-        return kind(text)
-    except ValueError:
-        value = None if field in _PERSONAL else text
-        raise _Refused("invalid-value", field, f"{field} is not a valid {label}", value) from None
+def _refused_value(text: str, label: str, field: str) -> _Refused:
+    value = None if field in _PERSONAL else text
+    return _Refused("invalid-value", field, f"{field} is not a valid {label}", value)
 
 
 def _date(node: _Node, path: str, field: str | None = None) -> date | None:
-    text = _opt(node, path)
-    return (
-        None if text is None else _convert(text, date.fromisoformat, "date", field or _leaf(path))
-    )
+    text = node.first.get(node.prefix + path)
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise _refused_value(text, "date", field or _leaf(path)) from None
 
 
 def _int(node: _Node, path: str) -> int | None:
-    text = _opt(node, path)
-    return None if text is None else _convert(text, int, "integer", _leaf(path))
+    text = node.first.get(node.prefix + path)
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise _refused_value(text, "integer", _leaf(path)) from None
 
 
 def _req_date(node: _Node, path: str) -> date:
-    return _convert(_req(node, path), date.fromisoformat, "date", _leaf(path))
+    text = _req(node, path)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise _refused_value(text, "date", _leaf(path)) from None
 
 
 def _req_int(node: _Node, path: str) -> int:
-    return _convert(_req(node, path), int, "integer", _leaf(path))
+    text = _req(node, path)
+    try:
+        return int(text)
+    except ValueError:
+        raise _refused_value(text, "integer", _leaf(path)) from None
 
 
 def _texts(node: _Node, path: str) -> tuple[str, ...]:
     """Every non-empty text at the path, in document order."""
-    key = f"{node.position}/{path}"
-    found = node.doc.more.get(key) or ([node.doc.first[key]] if key in node.doc.first else [])
+    key = node.prefix + path
+    found = node.doc.more.get(key) or ([node.first[key]] if key in node.first else [])
     return tuple(t for t in found if t)
 
 
@@ -256,11 +271,12 @@ def _signed(node: _Node, path: str) -> int | None:
 
 
 def _ancestor(node: _Node, name: str) -> _Node:
-    steps = node.position.split("/")
-    for i in range(len(steps) - 2, 0, -1):
-        if steps[i].partition("[")[0] == name:
-            return _Node(node.doc, "/".join(steps[: i + 1]))
-    raise _Refused("missing-field", name, f"the record has no {name}")
+    """The nearest element named `name` above the node (its step may carry an index)."""
+    above = node.position[: node.position.rindex("/") + 1]
+    at = max(above.rfind(f"/{name}/"), above.rfind(f"/{name}["))
+    if at < 0:
+        raise _Refused("missing-field", name, f"the record has no {name}")
+    return _Node(node.doc, above[: above.index("/", at + 1)])
 
 
 # --- record builders -------------------------------------------------------------------------
