@@ -36,7 +36,14 @@ from hub.db import Database, DatabaseError, Scope
 from hub.model import FileResult
 from hub.pseudonym import pseudonymise
 from hub.resolvers import indicators
-from hub.store.load import RunResult, SourceInfo, load_file, load_files, register_source
+from hub.store.load import (
+    RunResult,
+    SourceInfo,
+    load_file,
+    load_files,
+    refresh_pending_trajectories,
+    register_source,
+)
 
 log = logging.getLogger("hub.ingest")
 
@@ -192,7 +199,8 @@ async def ingest(
     *,
     reading: Reading | None = None,
 ) -> list[RunResult]:
-    """Load files of a source, a batch of files per transaction, in order."""
+    """Load files of a source, a batch of files per transaction, in order; then recompute
+    the trajectories of the youth whose care the batches changed, once."""
     make_adapter(source)  # a wrong adapter or option fails before anything is read
     if not paths:
         log.warning("source_without_files source=%s location=%s", source.id, source.location)
@@ -200,11 +208,12 @@ async def ingest(
     adapter_context(settings, source)  # says so once when schema validation is off
     results = []
     async for batch in (reading or Reading(settings, source, paths)).batches():
-        runs = await load_files(db, source, batch)
+        runs = await load_files(db, source, batch, defer_trajectories=True)
         results.extend(runs)
         if progress:
             for run in runs:
                 progress(run)
+    await refresh_pending_trajectories(db, _region(settings), f"source:{source.id}")
     return results
 
 
@@ -352,8 +361,10 @@ class Pusher:
 
 async def refresh_facts(db: Database, settings: Settings, *, readers: int = 0) -> int:
     """Bring the stored indicator facts up to date with what was loaded (see
-    hub/resolvers/indicators.py); returns how many municipalities were recomputed.
+    hub/resolvers/indicators.py), after the trajectories a run left pending (one that
+    stopped before its source's end); returns how many municipalities were recomputed.
     `readers`: connections beside the refresh's own that may compute at once."""
+    await refresh_pending_trajectories(db, _region(settings), "facts")
     return await indicators.refresh_facts(
         db, [m.code for m in settings.region()], settings.long_running_years, readers=readers
     )

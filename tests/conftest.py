@@ -63,6 +63,8 @@ TENANT_TABLES = (
 PUBLIC_TABLES = ("budget", "population")
 # ... and that hold no records: RLS forced, read region-wide for aggregates only.
 STATE_TABLES = ("fact_dirty",)
+# ... and that only ingestion reads and writes, within its scope.
+INGEST_TABLES = ("trajectory_pending",)
 TENANT_VIEWS = ("claim",)
 SAMPLE_REGION = [
     *default_region(),

@@ -11,6 +11,7 @@ from hub.ingest import ingest, refresh_facts
 from hub.store.load import SourceInfo
 
 from .conftest import (
+    INGEST_TABLES,
     PUBLIC_TABLES,
     SAMPLE_REGION,
     SAMPLES,
@@ -90,7 +91,9 @@ async def test_every_tenant_table_has_forced_rls_with_a_policy(urls) -> None:
                              and a.attname = 'municipality_code' and not a.attisdropped)"""
         )
         # a new one joins a list
-        assert {r["relname"] for r in rows} == set(TENANT_TABLES + PUBLIC_TABLES + STATE_TABLES)
+        assert {r["relname"] for r in rows} == set(
+            TENANT_TABLES + PUBLIC_TABLES + STATE_TABLES + INGEST_TABLES
+        )
         for r in rows:
             assert r["relrowsecurity"], r["relname"]
             assert r["relforcerowsecurity"], r["relname"]
@@ -157,7 +160,7 @@ async def test_ingest_policies_test_scope_in_a_form_the_planner_can_estimate(url
         )
     finally:
         await conn.close()
-    assert len(rows) == 17
+    assert len(rows) == 18
     for r in rows:
         for text in (r["qual"], r["with_check"]):
             assert "app_role_is('ingest'" in text, r["tablename"]
@@ -194,6 +197,58 @@ async def test_missing_or_empty_tenant_setting_sees_nothing(urls, settings_sql: 
                 )
     finally:
         await conn.close()
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        Scope("region"),
+        Scope("municipality", municipality="0384"),
+        Scope("provider", provider="65656055"),
+        Scope("public"),
+        Scope("admin"),
+        Scope("ingest", municipality="0363", ingest_municipalities=("0363",)),
+    ],
+    ids=lambda s: f"{s.role}-{s.municipality or s.provider or ''}",
+)
+async def test_pending_trajectories_are_ingestions_own_within_its_scope(urls, scope) -> None:
+    """trajectory_pending is read and written by ingestion only, for the municipalities of
+    its scope: no other role sees or lists a youth, an ingest scope sees only its own."""
+    admin = await asyncpg.connect(urls.admin)
+    db = Database(urls.service, min_size=1, max_size=1)
+    await db.open()
+    try:
+        listed = await admin.fetch(
+            """insert into trajectory_pending select municipality_code, id from youth
+               returning municipality_code"""
+        )
+        assert {r[0] for r in listed} >= {"0363", "0384"}
+        own = set(scope.ingest_municipalities)
+        async with db.tenant(scope, readonly=False) as tx:
+            seen = {
+                r[0] for r in await tx.fetch("select municipality_code from trajectory_pending")
+            }
+            assert seen == own
+            deleted = await tx.fetch(
+                "delete from trajectory_pending where municipality_code <> '0363' returning 1"
+            )
+            assert deleted == []
+        for code in ("0384", "0363"):
+            insert = "insert into trajectory_pending values ($1, -1)"
+            if code in own:
+                async with db.tenant(scope, readonly=False) as tx:
+                    await tx.execute(insert, code)
+                continue
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                async with db.tenant(scope, readonly=False) as tx:
+                    await tx.execute(insert, code)
+        assert await admin.fetchval("select count(*) from trajectory_pending") == len(listed) + (
+            1 if own else 0
+        )
+    finally:
+        await admin.execute("delete from trajectory_pending")
+        await admin.close()
+        await db.close()
 
 
 async def test_tenant_settings_do_not_outlive_the_transaction(urls) -> None:

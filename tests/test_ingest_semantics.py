@@ -11,8 +11,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from hub import ingest as ingest_module
 from hub.adapters.ijw import IjwAdapter
-from hub.ingest import adapter_context, ingest
+from hub.ingest import adapter_context, ingest, refresh_facts
 from hub.store import load as load_module
 from hub.store.load import SourceInfo, load_files
 
@@ -288,3 +289,71 @@ async def test_rows_beyond_one_statement_go_in_the_next_in_order(env, monkeypatc
     again = await load("claims-again.xml", _new_id(claims, "765432301"))
     assert again.records_accepted == 0  # every reference was claimed: the first lines stay
     assert len(await fetch("select 1 from claim_line")) == run.records_accepted
+
+
+def _read_samples(settings, source: SourceInfo) -> list:
+    ctx = adapter_context(settings, source)
+    return [IjwAdapter(source.id, {}, None).read(p, ctx) for p in sorted(SAMPLES.glob("*.xml"))]
+
+
+async def _trajectories_and_pending(urls) -> tuple[list[tuple], int]:
+    conn = await asyncpg.connect(urls.admin)
+    try:
+        rows = await conn.fetch(
+            """select t.municipality_code, y.pseudonym, t.provider_agb, t.care_type,
+                      t.start_date, t.end_date, t.end_reason, t.repeat_inflow, t.referrer_type
+               from trajectory t join youth y on y.municipality_code = t.municipality_code
+                                            and y.id = t.youth_id
+               order by 1, 2, 3, 4, 5"""
+        )
+        pending = await conn.fetchval("select count(*) from trajectory_pending")
+    finally:
+        await conn.close()
+    return [tuple(r) for r in rows], pending
+
+
+async def test_a_source_recomputes_its_trajectories_once_at_its_end(
+    make_database, open_db, tmp_path: Path, monkeypatch
+) -> None:
+    """`ingest` lists the youth whose care a batch changed and recomputes them when the
+    source's last batch is in: the trajectories are those of recomputing after every file
+    (the start and the stop of the samples' care arrive in different batches)."""
+    settings = settings_for(SAMPLE_REGION, tmp_path)
+    source = SourceInfo("samples", "ijw")
+    monkeypatch.setattr(ingest_module, "BATCH_FILES", 1)
+    per_source = await make_database(SAMPLE_REGION)
+    runs = await ingest(await open_db(per_source), settings, source, sorted(SAMPLES.glob("*.xml")))
+    assert len(runs) == len(list(SAMPLES.glob("*.xml")))
+    per_file = await make_database(SAMPLE_REGION)
+    db = await open_db(per_file)
+    for result in _read_samples(settings, source):
+        await load_files(db, source, [result])
+    expected, pending = await _trajectories_and_pending(per_file)
+    assert pending == 0
+    assert expected
+    assert any(t[5] is not None for t in expected)  # the stop, in a later file, ended one
+    assert await _trajectories_and_pending(per_source) == (expected, 0)
+
+
+async def test_a_run_stopped_before_its_sources_end_is_recomputed_by_the_facts_refresh(
+    make_database, open_db, tmp_path: Path
+) -> None:
+    """Batches loaded with their trajectories deferred, and nothing after them (the run
+    stopped): their youth stay listed, and the next facts refresh recomputes them first."""
+    settings = settings_for(SAMPLE_REGION, tmp_path)
+    source = SourceInfo("samples", "ijw")
+    urls = await make_database(SAMPLE_REGION)
+    db = await open_db(urls)
+    for result in _read_samples(settings, source):
+        await load_files(db, source, [result], defer_trajectories=True)
+    trajectories, pending = await _trajectories_and_pending(urls)
+    assert trajectories == []
+    assert pending > 0
+    await refresh_facts(db, settings)
+    trajectories, pending = await _trajectories_and_pending(urls)
+    assert pending == 0
+    reference = await make_database(SAMPLE_REGION)
+    reference_db = await open_db(reference)
+    for result in _read_samples(settings, source):
+        await load_files(reference_db, source, [result])
+    assert trajectories == (await _trajectories_and_pending(reference))[0]

@@ -8,6 +8,11 @@ files one by one in order (the order-dependent parts, message replays, resent cl
 care-period starts and stops and unlinked references, are worked out in file order). When a
 batch fails, its files are loaded one by one, so only a failing file fails.
 
+A batch recomputes the trajectories of the youth whose care it changed, or, when the caller
+defers them (`hub ingest` does, for a source's batches), lists those youth in
+trajectory_pending for `refresh_pending_trajectories` to recompute once, when the source's
+files are all loaded: a youth's messages span many batches.
+
 Every upsert only writes when something differs (`where ... is distinct from ...`), so loading
 the same content twice changes no row. A file that failed as a whole loads nothing and is
 recorded as a failed run with its one quarantined record.
@@ -19,7 +24,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
@@ -165,21 +170,30 @@ async def load_file(db: Database, source: SourceInfo, result: FileResult) -> Run
 
 
 async def load_files(
-    db: Database, source: SourceInfo, results: list[FileResult]
+    db: Database,
+    source: SourceInfo,
+    results: list[FileResult],
+    *,
+    defer_trajectories: bool = False,
 ) -> list[RunResult]:
-    """Load files of one source, in order, in one transaction; their runs in the same order."""
+    """Load files of one source, in order, in one transaction; their runs in the same order.
+    `defer_trajectories`: list the youth whose trajectories changed in trajectory_pending
+    rather than recompute them now (see the module's docstring)."""
     runs: dict[int, RunResult] = {}
     batch = [i for i, r in enumerate(results) if not r.failed and r.records]
     if batch:
         try:
-            loaded = await _load_batch(db, source, [results[i] for i in batch])
+            files = [results[i] for i in batch]
+            loaded = await _load_batch(db, source, files, defer_trajectories)
             runs.update(zip(batch, loaded, strict=True))
         except (asyncpg.PostgresError, asyncpg.DataError) as exc:
             if len(batch) == 1:
                 runs[batch[0]] = await _record_failure(db, source, results[batch[0]], exc)
             else:  # find the failing file(s): each file on its own
                 for i in batch:
-                    (runs[i],) = await load_files(db, source, [results[i]])
+                    (runs[i],) = await load_files(
+                        db, source, [results[i]], defer_trajectories=defer_trajectories
+                    )
     for i, result in enumerate(results):
         if i not in runs:  # failed as a whole, or nothing in it to load
             status = "failed" if result.failed else "loaded"
@@ -203,11 +217,13 @@ def _scope(source: SourceInfo, results: list[FileResult]) -> Scope:
     )
 
 
-async def _load_batch(db: Database, source: SourceInfo, files: list[FileResult]) -> list[RunResult]:
-    async with db.tenant(_scope(source, files), readonly=False, timeout_ms=600_000) as tx:
+async def _load_batch(
+    db: Database, source: SourceInfo, files: list[FileResult], defer_trajectories: bool
+) -> list[RunResult]:
+    async with db.tenant(_scope(source, files), readonly=False, timeout_ms=_TIMEOUT_MS) as tx:
         await _register_source(tx, source)
         files = await _quarantine_resent_claims(tx, files)
-        unlinked = await _load_records(tx, files)
+        unlinked = await _load_records(tx, files, defer_trajectories)
         return await _insert_runs(tx, source, files, unlinked)
 
 
@@ -427,7 +443,7 @@ async def _insert_runs(
     ]
 
 
-async def _load_records(tx: Tx, files: list[FileResult]) -> list[int]:
+async def _load_records(tx: Tx, files: list[FileResult], defer_trajectories: bool) -> list[int]:
     """Upsert the records of the files; returns per file how many of its records point at
     nothing (stored and flagged, never dropped)."""
     records = [r for f in files for r in f.records]
@@ -458,8 +474,7 @@ async def _load_records(tx: Tx, files: list[FileResult]) -> list[int]:
     }
     for municipality in sorted({m for m, _ in youths}):
         await tx.execute(
-            """select refresh_trajectories($1, array(
-                 select id from youth where municipality_code = $1 and pseudonym = any($2)))""",
+            _PENDING if defer_trajectories else _REFRESH,
             municipality,
             sorted(p for m, p in youths if m == municipality),
         )
@@ -482,6 +497,40 @@ async def _load_records(tx: Tx, files: list[FileResult]) -> list[int]:
             )
         )
     return unlinked
+
+
+_YOUTH_IDS = "select id from youth where municipality_code = $1 and pseudonym = any($2)"
+_REFRESH = f"select refresh_trajectories($1, array({_YOUTH_IDS}))"
+_PENDING = f"""insert into trajectory_pending(municipality_code, youth_id)
+               select $1, y.id from ({_YOUTH_IDS}) y on conflict do nothing"""
+_TIMEOUT_MS = 600_000  # a batch's transaction, or a municipality's pending trajectories
+
+
+async def refresh_pending_trajectories(
+    db: Database, region: Iterable[str], actor: str | None = None
+) -> int:
+    """Recompute the trajectories of the youth listed in trajectory_pending, one transaction
+    per municipality; returns how many youth. The listed youth are taken off the list in the
+    transaction that recomputes them: a batch that lists one again meanwhile keeps it
+    listed, and a refresh that fails leaves the list as it was."""
+    everywhere = Scope("ingest", actor=actor, ingest_municipalities=tuple(sorted(region)))
+    async with db.tenant(everywhere) as tx:
+        codes = [r[0] for r in await tx.fetch(_PENDING_MUNICIPALITIES)]
+    youths = 0
+    for code in codes:
+        scope = Scope("ingest", municipality=code, actor=actor, ingest_municipalities=(code,))
+        async with db.tenant(scope, readonly=False, timeout_ms=_TIMEOUT_MS) as tx:
+            taken = await tx.fetch(
+                "delete from trajectory_pending where municipality_code = $1 returning youth_id",
+                code,
+            )
+            ids = sorted(r[0] for r in taken)
+            await tx.execute("select refresh_trajectories($1, $2::bigint[])", code, ids)
+        youths += len(ids)
+    return youths
+
+
+_PENDING_MUNICIPALITIES = "select distinct municipality_code from trajectory_pending order by 1"
 
 
 async def _load_youth(tx: Tx, records: list[Record]) -> None:
