@@ -322,8 +322,18 @@ async def test_a_source_recomputes_its_trajectories_once_at_its_end(
     source = SourceInfo("samples", "ijw")
     monkeypatch.setattr(ingest_module, "BATCH_FILES", 1)
     per_source = await make_database(SAMPLE_REGION)
+    listed_then: list[int] = []
+    refresh = ingest_module.refresh_pending_trajectories
+
+    async def counted(*args):
+        listed_then.append((await _trajectories_and_pending(per_source))[1])
+        return await refresh(*args)
+
+    monkeypatch.setattr(ingest_module, "refresh_pending_trajectories", counted)
     runs = await ingest(await open_db(per_source), settings, source, sorted(SAMPLES.glob("*.xml")))
-    assert len(runs) == len(list(SAMPLES.glob("*.xml")))
+    assert len(runs) == len(list(SAMPLES.glob("*.xml")))  # a batch per file
+    assert len(listed_then) == 1  # one refresh, after the last batch, of what they listed
+    assert listed_then[0] > 0
     per_file = await make_database(SAMPLE_REGION)
     db = await open_db(per_file)
     for result in _read_samples(settings, source):
