@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import ClassVar, TypedDict, cast
+from typing import ClassVar, TypedDict, TypeVar, cast
 
 from lxml import etree
 
@@ -44,6 +44,7 @@ from hub.model import (
 from hub.pseudonym import elfproef
 
 Element = etree._Element
+_T = TypeVar("_T")
 _NAMESPACE = re.compile(r"http://www\.istandaarden\.nl/ijw/3_2/(jw\d{3})/schema")
 _HEADER = "/Bericht/Header"
 # Elements whose values identify a person: named in a rejection, never quoted.
@@ -211,45 +212,32 @@ def _req(node: _Node, path: str) -> str:
     return text
 
 
-def _refused_value(text: str, label: str, field: str) -> _Refused:
-    value = None if field in _PERSONAL else text
-    return _Refused("invalid-value", field, f"{field} is not a valid {label}", value)
+def _convert(text: str, kind: Callable[[str], _T], label: str, path: str, field: str | None) -> _T:
+    """`kind(text)`, or the refusal naming the field (its name worked out only then)."""
+    try:
+        return kind(text)
+    except ValueError:
+        name = field or _leaf(path)
+        value = None if name in _PERSONAL else text
+        raise _Refused("invalid-value", name, f"{name} is not a valid {label}", value) from None
 
 
 def _date(node: _Node, path: str, field: str | None = None) -> date | None:
     text = node.first.get(node.prefix + path)
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise _refused_value(text, "date", field or _leaf(path)) from None
+    return _convert(text, date.fromisoformat, "date", path, field) if text else None
 
 
 def _int(node: _Node, path: str) -> int | None:
     text = node.first.get(node.prefix + path)
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise _refused_value(text, "integer", _leaf(path)) from None
+    return _convert(text, int, "integer", path, None) if text else None
 
 
 def _req_date(node: _Node, path: str) -> date:
-    text = _req(node, path)
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise _refused_value(text, "date", _leaf(path)) from None
+    return _convert(_req(node, path), date.fromisoformat, "date", path, None)
 
 
 def _req_int(node: _Node, path: str) -> int:
-    text = _req(node, path)
-    try:
-        return int(text)
-    except ValueError:
-        raise _refused_value(text, "integer", _leaf(path)) from None
+    return _convert(_req(node, path), int, "integer", path, None)
 
 
 def _texts(node: _Node, path: str) -> tuple[str, ...]:
