@@ -181,9 +181,9 @@ async def _fact_functions(
     """`create function` for one fact statement, returning exactly its columns, and for
     reading the same columns from the stored facts of whole months (`_stored`); and what
     the live W1 passes it."""
-    sql, used = indicators._bound(sql, list(range(1, len(_PARAM_TYPES) + 1)))
-    live = [_LIVE_ARGS[n - 1] for n in used]
-    if None in live:
+    sql, used = indicators._renumbered(sql)
+    live = [a for n in used if (a := _LIVE_ARGS[n - 1]) is not None]
+    if len(live) < len(used):
         raise RuntimeError(f"W1's {family} facts take parameters {used}; the bench passes fewer")
     attributes = (await conn.prepare(sql)).get_attributes()
     if [a.name for a in attributes[:2]] != ["bid", "m"]:
@@ -199,7 +199,7 @@ async def _fact_functions(
         "select (array_position($1, f.period_start) - 1)::int, f.municipality_code, d.* "
         f"from indicator_fact f, jsonb_to_record(f.data) d({data}) "
         f"where f.grain = 'MONTH' and f.family = '{family}' and f.period_start = any($1) $fact$",
-    ], [a for a in live if a is not None]
+    ], live
 
 
 def _type(t: Any) -> str:

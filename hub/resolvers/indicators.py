@@ -527,9 +527,17 @@ async def _store_facts(
 def _bound(sql: str, args: list[Any]) -> tuple[str, list[Any]]:
     """The statement with the parameters it uses numbered $1..$N in their order, and their
     values (PostgreSQL cannot type a parameter that a statement does not use)."""
-    used = sorted({int(n) for n in _PARAMETER.findall(sql)})
+    numbered, used = _renumbered(sql)
+    return numbered, [args[n - 1] for n in used]
+
+
+@lru_cache(maxsize=256)
+def _renumbered(sql: str) -> tuple[str, tuple[int, ...]]:
+    """The statement with its parameters numbered $1..$N, and which ones they were (worked
+    out once per statement text: every live question asks it)."""
+    used = tuple(sorted({int(n) for n in _PARAMETER.findall(sql)}))
     number = {n: f"${i}" for i, n in enumerate(used, 1)}
-    return _PARAMETER.sub(lambda m: number[int(m[1])], sql), [args[n - 1] for n in used]
+    return _PARAMETER.sub(lambda m: number[int(m[1])], sql), used
 
 
 _PARAMETER = re.compile(r"\$(\d+)")
