@@ -161,6 +161,7 @@ async def _many(
 # Rows per statement: their JSON stays far below jsonb's limit of 256 MB, whatever the size
 # of one file (a municipality's yearly export of a million rows, say).
 _STATEMENT_ROWS = 20_000
+_TIMEOUT_MS = 600_000  # a batch's transaction, or a municipality's pending trajectories
 
 
 async def load_file(db: Database, source: SourceInfo, result: FileResult) -> RunResult:
@@ -503,34 +504,28 @@ _YOUTH_IDS = "select id from youth where municipality_code = $1 and pseudonym = 
 _REFRESH = f"select refresh_trajectories($1, array({_YOUTH_IDS}))"
 _PENDING = f"""insert into trajectory_pending(municipality_code, youth_id)
                select $1, y.id from ({_YOUTH_IDS}) y on conflict do nothing"""
-_TIMEOUT_MS = 600_000  # a batch's transaction, or a municipality's pending trajectories
 
 
 async def refresh_pending_trajectories(
     db: Database, region: Iterable[str], actor: str | None = None
-) -> int:
+) -> None:
     """Recompute the trajectories of the youth listed in trajectory_pending, one transaction
-    per municipality; returns how many youth. The listed youth are taken off the list in the
-    transaction that recomputes them: a batch that lists one again meanwhile keeps it
-    listed, and a refresh that fails leaves the list as it was."""
+    per municipality. The listed youth are taken off the list in the transaction that
+    recomputes them: a batch that lists one again meanwhile keeps it listed, and a refresh
+    that fails leaves the list as it was."""
     everywhere = Scope("ingest", actor=actor, ingest_municipalities=tuple(sorted(region)))
     async with db.tenant(everywhere) as tx:
-        codes = [r[0] for r in await tx.fetch(_PENDING_MUNICIPALITIES)]
-    youths = 0
-    for code in codes:
+        listed = await tx.fetch("select distinct municipality_code from trajectory_pending")
+    for code in sorted(r[0] for r in listed):
         scope = Scope("ingest", municipality=code, actor=actor, ingest_municipalities=(code,))
         async with db.tenant(scope, readonly=False, timeout_ms=_TIMEOUT_MS) as tx:
             taken = await tx.fetch(
                 "delete from trajectory_pending where municipality_code = $1 returning youth_id",
                 code,
             )
-            ids = sorted(r[0] for r in taken)
-            await tx.execute("select refresh_trajectories($1, $2::bigint[])", code, ids)
-        youths += len(ids)
-    return youths
-
-
-_PENDING_MUNICIPALITIES = "select distinct municipality_code from trajectory_pending order by 1"
+            if taken:  # a refresh beside this one may have taken them
+                ids = sorted(r[0] for r in taken)
+                await tx.execute("select refresh_trajectories($1, $2::bigint[])", code, ids)
 
 
 async def _load_youth(tx: Tx, records: list[Record]) -> None:
