@@ -283,7 +283,8 @@ async def pull(
     source: SourceInfo,
     progress: Callable[[RunResult], None] | None = None,
 ) -> list[RunResult]:
-    """Pull an API source from its stored cursor, one transaction per page. The cursor
+    """Pull an API source from its stored cursor, one transaction per page, then
+    recompute the trajectories of the youth whose care the pages changed, once. The cursor
     moves only when every page loaded, so a failed pull is simply pulled again."""
     adapter = make_adapter(source)
     if not isinstance(adapter, PullAdapter):
@@ -293,10 +294,11 @@ async def pull(
     results = []
     async with contextlib.aclosing(_one_ahead(adapter.pull(expand(source), since, ctx))) as pages:
         async for page in pages:
-            run = await load_file(db, source, page)
+            (run,) = await load_files(db, source, [page], defer_trajectories=True)
             results.append(run)
             if progress:
                 progress(run)
+    await refresh_pending_trajectories(db, _region(settings), f"source:{source.id}")
     if results and all(r.status == "loaded" for r in results) and adapter.cursor != since:
         async with db.tenant(_CURSOR_SCOPE, readonly=False) as tx:
             await tx.execute(

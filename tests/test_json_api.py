@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
+from hub import ingest as ingest_module
 from hub.adapters.base import file_sha256
 from hub.adapters.json_api import JsonApiAdapter, flatten
 from hub.config import ConfigError, Settings
@@ -514,6 +515,63 @@ async def test_a_care_period_resource(env: Env) -> None:
         (MUNI, "T00002", "45", "2024-03-04", "2024-05-01", "01", "item 2"),
     ]
     assert await env.cursor("periods") == "2024-05-02T08:00:00"
+
+
+async def test_a_pull_recomputes_its_trajectories_once_at_its_end(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each page lists the youth whose care it changed; the pull recomputes them when its
+    last page is in, and they are what recomputing every youth from scratch gives."""
+    path = f"/{MUNI}/zorgperiodes"
+    periods = [
+        {
+            "lastModified": f"2024-05-0{n}T08:00:00",
+            "toewijzing": f"T{n:05d}",
+            "bsn": bsn(n if n < 3 else 1),  # the third page continues the first youth's care
+            "agb": AGB,
+            "productcode": "45A48",
+            "start": "2024-03-04" if n < 3 else "2024-05-02",
+            "eind": "2024-05-01" if n == 1 else None,
+            "reden": "01" if n == 1 else None,
+        }
+        for n in (1, 2, 3)
+    ]
+    write(env.folder, path, periods)
+    options = {
+        "kind": "care_period",
+        "columns": {
+            "assignment_number": "toewijzing",
+            "provider_agb": "agb",
+            "product_code": "productcode",
+            "end": "eind",
+            "end_reason": "reden",
+        },
+        "page_size": 1,
+        "backoff": 0.01,
+    }
+    listed_then: list[int] = []
+    refresh = ingest_module.refresh_pending_trajectories
+
+    async def counted(*args: Any) -> None:
+        listed_then.append(await env.value("select count(*) from trajectory_pending"))
+        await refresh(*args)
+
+    monkeypatch.setattr(ingest_module, "refresh_pending_trajectories", counted)
+    runs = await env.pull(env.source(options, path=path, sid="periods"))
+    assert [r.records_accepted for r in runs] == [1, 1, 1]  # a page each
+    assert listed_then == [2]  # once, after the last page: both youth, listed
+    assert await env.value("select count(*) from trajectory_pending") == 0
+    trajectories = """select y.pseudonym, t.start_date::text, t.end_date::text
+                      from trajectory t join youth y on y.municipality_code = t.municipality_code
+                                                   and y.id = t.youth_id order by 1, 2"""
+    pulled = [tuple(r) for r in await env.fetch(trajectories)]
+    assert len(pulled) == 2  # the first youth's two periods touch: one trajectory
+    assert ("2024-03-04", None) in {r[1:] for r in pulled}
+    await env.fetch(
+        "select refresh_trajectories($1, array(select id from youth where municipality_code = $1))",
+        MUNI,
+    )
+    assert [tuple(r) for r in await env.fetch(trajectories)] == pulled
 
 
 # -- saved pages

@@ -9,9 +9,9 @@ care-period starts and stops and unlinked references, are worked out in file ord
 batch fails, its files are loaded one by one, so only a failing file fails.
 
 A batch recomputes the trajectories of the youth whose care it changed, or, when the caller
-defers them (`hub ingest` does, for a source's batches), lists those youth in
-trajectory_pending for `refresh_pending_trajectories` to recompute once, when the source's
-files are all loaded: a youth's messages span many batches.
+defers them (`hub ingest` does, for a source's batches of files and for a pull's pages), lists
+those youth in trajectory_pending for `refresh_pending_trajectories` to recompute once, when
+the source is all loaded: a youth's messages span many batches.
 
 Every upsert only writes when something differs (`where ... is distinct from ...`), so loading
 the same content twice changes no row. A file that failed as a whole loads nothing and is
