@@ -477,6 +477,19 @@ async def test_credentials_stay_out_of_names_and_reach_every_page(env: Env) -> N
     assert not any("secret" in n for n in names)
 
 
+PERIOD_OPTIONS: dict[str, Any] = {
+    "kind": "care_period",
+    "columns": {
+        "assignment_number": "toewijzing",
+        "provider_agb": "agb",
+        "product_code": "productcode",
+        "end": "eind",
+        "end_reason": "reden",
+    },
+    "backoff": 0.01,
+}
+
+
 async def test_a_care_period_resource(env: Env) -> None:
     path = f"/{MUNI}/zorgperiodes"
     periods = [
@@ -493,18 +506,7 @@ async def test_a_care_period_resource(env: Env) -> None:
         for n in (1, 2)
     ]
     write(env.folder, path, periods)
-    options = {
-        "kind": "care_period",
-        "columns": {
-            "assignment_number": "toewijzing",
-            "provider_agb": "agb",
-            "product_code": "productcode",
-            "end": "eind",
-            "end_reason": "reden",
-        },
-        "backoff": 0.01,
-    }
-    runs = await env.pull(env.source(options, path=path, sid="periods"))
+    runs = await env.pull(env.source(PERIOD_OPTIONS, path=path, sid="periods"))
     assert [(r.status, r.records_accepted) for r in runs] == [("loaded", 2)]
     rows = await env.fetch(
         """select municipality_code, toewijzing_nummer, product_category, start_date::text,
@@ -537,18 +539,7 @@ async def test_a_pull_recomputes_its_trajectories_once_at_its_end(
         for n in (1, 2, 3)
     ]
     write(env.folder, path, periods)
-    options = {
-        "kind": "care_period",
-        "columns": {
-            "assignment_number": "toewijzing",
-            "provider_agb": "agb",
-            "product_code": "productcode",
-            "end": "eind",
-            "end_reason": "reden",
-        },
-        "page_size": 1,
-        "backoff": 0.01,
-    }
+    options = {**PERIOD_OPTIONS, "page_size": 1}
     listed_then: list[int] = []
     refresh = ingest_module.refresh_pending_trajectories
 
