@@ -133,10 +133,16 @@ def _scaling_rows(scaling: dict[str, Any]) -> list[list[str]]:
 def _w4(w4: dict[str, float] | None) -> str:
     if not w4:
         return "not run"
-    return (
+    text = (
         f"{w4['records']:,} records in {w4['seconds']:.1f} s = {w4['records_per_s']:,.0f} "
         f"records/s; peak RSS of the ingest process tree {w4['peak_rss_mib']:,.0f} MiB"
     )
+    if "cpu_ingest_s" in w4:  # runs before the CPU was measured have no such figures
+        text += (
+            f"; CPU time {w4['cpu_ingest_s'] + w4['cpu_postgres_s']:,.1f} s (the ingest's "
+            f"processes {w4['cpu_ingest_s']:,.1f}, PostgreSQL's {w4['cpu_postgres_s']:,.1f})"
+        )
+    return text
 
 
 def goals(result: dict[str, Any]) -> list[list[str]]:

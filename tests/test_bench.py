@@ -6,6 +6,7 @@ admins none)."""
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from typing import Any
 
@@ -192,3 +193,39 @@ async def test_w1_function_reads_the_stored_facts_as_the_hub_does(region, tmp_pa
             [date(2025, m, 1) for m in range(1, 13)],
         )
     assert stored > 0
+
+
+# A process that uses `cpu` seconds of CPU (in a child of its own when `child`), then idles
+# so that a sample sees all of it, and ends.
+_BUSY = """import os, sys, time
+cpu, child = float(sys.argv[1]), sys.argv[2] == "child"
+if child:
+    import subprocess
+    subprocess.run([sys.executable, "-c", sys.argv[3], sys.argv[1], "self", sys.argv[3]])
+else:
+    block = bytearray(32 * 2**20)  # resident: the pages are written
+    while time.process_time() < cpu:
+        pass
+    time.sleep(0.5)
+"""
+
+
+def test_w4_usage_counts_a_tree_that_ended_and_the_servers_processes() -> None:
+    """W4's CPU time counts the ingest's processes, children that ended included, and the
+    PostgreSQL server's, each since W4 started; its peak RSS is the ingest tree's."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from bench.state import _processes, _Usage  # noqa: PLC0415
+
+    server = subprocess.Popen([sys.executable, "-c", _BUSY, "0.6", "self", ""])
+    while _processes()[server.pid][2] < 0.2:  # CPU the server used before W4: not W4's
+        time.sleep(0.01)
+    ingest = subprocess.Popen([sys.executable, "-c", _BUSY, "0.4", "child", _BUSY])
+    usage = _Usage(ingest.pid, server.pid)
+    while ingest.poll() is None or server.poll() is None:
+        usage.sample()
+        time.sleep(0.02)
+    assert 0.35 <= usage.cpu("ingest") < 1.0  # the child's 0.4 s, though it has ended
+    assert 0.3 < usage.cpu("postgres") < 0.5  # about 0.6 s, less the 0.2 s used before
+    assert usage.peak_rss >= 32 * 2**20
