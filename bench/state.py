@@ -256,8 +256,8 @@ def _processes() -> dict[int, tuple[int, int, float, int]]:
 class _Usage:
     """What W4 uses, sampled from /proc while it runs: the peak resident memory of the ingest's
     process tree, and the CPU time of that tree and of the PostgreSQL server's processes
-    since the start (a process that ended counts as last seen). W4 is bound by CPU on a
-    small machine, so its CPU time says what a change saved when the wall time is noisy."""
+    since the start (a process that ended counts as last seen): how the work divides, and
+    whether W4 computed or waited."""
 
     def __init__(self, root: int, postmaster: int) -> None:
         self._tops = {"ingest": root, "postgres": postmaster}
