@@ -286,6 +286,16 @@ class _Usage:
         return sum(seconds for k, seconds in self._cpu.values() if k == kind)
 
 
+async def _postmaster(region: Region) -> int:
+    """The pid of the region's PostgreSQL server, from its data directory's postmaster.pid."""
+    conn = await asyncpg.connect(region.admin("postgres"))
+    try:
+        folder = await conn.fetchval("show data_directory")
+    finally:
+        await conn.close()
+    return int((Path(folder) / "postmaster.pid").read_text().split()[0])
+
+
 def ingest_fresh(region: Region, timeout: float) -> dict[str, float]:
     """`hub ingest --sources` of the region's files into a new database, as a process of its
     own: seconds, records read, records per second, peak RSS of its process tree, and the CPU
@@ -294,19 +304,17 @@ def ingest_fresh(region: Region, timeout: float) -> dict[str, float]:
 
     name = "bench_w4"
 
-    async def recreate(drop_only: bool) -> int:
-        """The postmaster's pid, from the server's postmaster.pid."""
+    async def recreate(drop_only: bool) -> None:
         conn = await asyncpg.connect(region.admin("postgres"))
         try:
             await conn.execute(f"drop database if exists {name} with (force)")
             if not drop_only:
                 await conn.execute(f"create database {name} owner hub_owner")
-            folder = await conn.fetchval("show data_directory")
         finally:
             await conn.close()
-        return int((Path(folder) / "postmaster.pid").read_text().split()[0])
 
-    postmaster = asyncio.run(recreate(drop_only=False))
+    asyncio.run(recreate(drop_only=False))
+    postmaster = asyncio.run(_postmaster(region))
     log = region.home / "logs" / "w4-ingest.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with ApiServer(region.region_dir / "api") as api, log.open("w") as out:
