@@ -337,6 +337,18 @@ def test_same_content_different_bytes_same_hash(tmp_path: Path) -> None:
     assert read(changed).file_hash != first.file_hash
 
 
+def test_a_message_larger_than_one_read_is_read_whole(tmp_path: Path) -> None:
+    """A file is read in pieces of 64 KiB: one of several pieces reads as the same message."""
+    original = SAMPLES / "JW323.xml"
+    text = original.read_text(encoding="utf-8")
+    padded = tmp_path / "padded.xml"
+    padded.write_text(text.replace("\n", "\n" + " " * 4000), encoding="utf-8")
+    assert padded.stat().st_size > 3 * 2**16
+    first, second = read(original), read(padded)
+    assert (second.file_hash, second.records) == (first.file_hash, first.records)
+    assert len(second.records) == 4
+
+
 def test_unknown_municipality(tmp_path: Path) -> None:
     result = read(SAMPLES / "JW301.xml", context(region=frozenset({"0363"})))
     assert not result.failed
