@@ -120,6 +120,12 @@ def _add_months(day: date, months: int) -> date:
 _FILTER = """($1::text[] is null or f.m = any($1)) and ($2::text[] is null or f.ct = any($2))
     and ($3::text[] is null or f.pc = any($3)) and ($4::text[] is null or f.pv = any($4))"""
 
+# A youth as one bigint, for counting distinct youth: a municipality's code is four digits
+# (its table's check) and its youth's ids are bigints, so (m, y) maps to y * 10000 + m one
+# to one (or fails as out of range). Distinct (m, y) records took 1.5 to 2 times as long:
+# each comparison takes both records apart.
+_YOUTH = "(f.y * 10000 + f.m::int)"
+
 _ALL_TRAJECTORIES = """select municipality_code m, youth_id y, care_type ct,
     product_category pc, provider_agb pv, referrer_type rt, start_date s,
     coalesce(end_date, 'infinity') e, end_date, end_reason, repeat_inflow from trajectory"""
@@ -209,13 +215,13 @@ def _queries(req: Request) -> list[tuple[str, str]]:
         found.append((
             "trajectory",
             f"""select {select},
-                  count(distinct (f.m, f.y)) youth,
-                  count(distinct (f.m, f.y)) filter (where f.ct = 'RESIDENTIAL') residential,
+                  count(distinct {_YOUTH}) youth,
+                  count(distinct {_YOUTH}) filter (where f.ct = 'RESIDENTIAL') residential,
                   count(*) filter (where {started}) started,
-                  count(distinct (f.m, f.y)) filter (where {started}) started_youth,
+                  count(distinct {_YOUTH}) filter (where {started}) started_youth,
                   count(*) filter (where {started} and f.repeat_inflow) repeat,
                   count(*) filter (where {ended}) ended,
-                  count(distinct (f.m, f.y)) filter (where {ended}) ended_youth,
+                  count(distinct {_YOUTH}) filter (where {ended}) ended_youth,
                   count(*) filter (where {ended} and f.end_reason in ('32', '33', '34', '35'))
                     dropouts,
                   avg(f.end_date - f.s + 1) filter (where {ended}) duration
@@ -231,10 +237,10 @@ def _queries(req: Request) -> list[tuple[str, str]]:
                 {_BUCKET_MONTHS}
                 select {select},
                   coalesce(sum(f.amount_cents) filter (where {granted}), 0) cost,
-                  count(distinct (f.m, f.y)) filter (where {granted}) cost_youth,
+                  count(distinct {_YOUTH}) filter (where {granted}) cost_youth,
                   percentile_cont(0.5) within group (order by f.claim_date - f.period_end)
                     filter (where f.debit_credit = 'D') delay,
-                  count(distinct (f.m, f.y)) filter (where f.debit_credit = 'D') delay_youth
+                  count(distinct {_YOUTH}) filter (where f.debit_credit = 'D') delay_youth
                 from f join b on {_IN_BUCKET}
                 group by {group}""",
         ))  # fmt: skip
@@ -245,7 +251,7 @@ def _queries(req: Request) -> list[tuple[str, str]]:
                 {_BUCKET_MONTHS}
                 select {select},
                   percentile_cont(0.5) within group (order by f.s - f.assigned_on) waiting,
-                  count(distinct (f.m, f.y)) waiting_youth
+                  count(distinct {_YOUTH}) waiting_youth
                 from f join b on {_IN_BUCKET}
                 group by {group}""",
         ))  # fmt: skip
@@ -254,7 +260,7 @@ def _queries(req: Request) -> list[tuple[str, str]]:
         found.append((
             "long_running",
             f"""with {_CHAINS}
-                select {select}, count(distinct (f.m, f.y)) long_running
+                select {select}, count(distinct {_YOUTH}) long_running
                 from {_BUCKETS} join ({_TRAJECTORIES}) f on f.s <= {day} and f.e >= {day}
                 join chains ch on ch.m = f.m and ch.y = f.y and ch.cs <= {day}
                   and ch.ce >= {day} and ch.cs + make_interval(years => $9) <= {day}
@@ -272,7 +278,7 @@ def _queries(req: Request) -> list[tuple[str, str]]:
                     and ($1::text[] is null or t.municipality_code = any($1))
                   group by b.bid, t.municipality_code, t.youth_id
                   having count(distinct t.provider_agb) >= 3)
-                select {select}, count(distinct (f.m, f.y)) switching
+                select {select}, count(distinct {_YOUTH}) switching
                 from {_BUCKETS} join ({_ALL_TRAJECTORIES}) f on {window}
                 join switching sw on sw.bid = b.bid and sw.m = f.m and sw.y = f.y
                 where {_FILTER} group by {group}""",
