@@ -268,14 +268,24 @@ def _queries(req: Request) -> list[tuple[str, str]]:
         ))  # fmt: skip
     if "SWITCHING_YOUTH" in wanted:
         window = f"f.s <= {day} and f.e > {day} - interval '1 year'"
+        jeugdhulp = """t.care_type in ('AMBULANT', 'RESIDENTIAL', 'CRISIS')
+                    and ($1::text[] is null or t.municipality_code = any($1))"""
         found.append((
             "switching",
-            f"""with switching as (
+            # Only a youth with three providers in all may have three in one year: the
+            # buckets are joined to those youth's trajectories alone (1.4 million rows of
+            # every youth's for the region's five years, sorted, were most of its time).
+            f"""with candidates as materialized (
+                  select t.municipality_code m, t.youth_id y from trajectory t
+                  where {jeugdhulp}
+                  group by t.municipality_code, t.youth_id
+                  having count(distinct t.provider_agb) >= 3),
+                switching as (
                   select b.bid, t.municipality_code m, t.youth_id y from {_BUCKETS}
                   join trajectory t on t.start_date <= {day}
                     and coalesce(t.end_date, 'infinity') > {day} - interval '1 year'
-                  where t.care_type in ('AMBULANT', 'RESIDENTIAL', 'CRISIS')
-                    and ($1::text[] is null or t.municipality_code = any($1))
+                  join candidates c on c.m = t.municipality_code and c.y = t.youth_id
+                  where {jeugdhulp}
                   group by b.bid, t.municipality_code, t.youth_id
                   having count(distinct t.provider_agb) >= 3)
                 select {select}, count(distinct {_YOUTH}) switching
