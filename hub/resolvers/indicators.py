@@ -205,6 +205,9 @@ def _queries(req: Request) -> list[tuple[str, str]]:
     """(family, SQL) for the families the metrics need."""
     wanted = set(req.metrics)
     select, group = _group_sql(req)
+    # The referrer's type only when grouped by: the joins that find it for claims and
+    # assignments then drop out of the plan (a materialized CTE computes all it selects).
+    rt = ", rt" if "REFERRER_TYPE" in req.categorical else ""
     found = []
     if wanted & {
         "YOUTH_IN_CARE", "TRAJECTORIES_STARTED", "TRAJECTORIES_ENDED", "AVERAGE_DURATION_DAYS",
@@ -233,7 +236,10 @@ def _queries(req: Request) -> list[tuple[str, str]]:
         found.append((
             "claim",
             # Each line's status once (a view column with subqueries), before the buckets.
-            f"""with f as materialized (select * from ({_CLAIMS}) f where {_FILTER}),
+            f"""with f as materialized (
+                  select m, y, ct, pc, pv, s, period_end, claim_date, amount_cents, status,
+                         debit_credit{rt}
+                  from ({_CLAIMS}) f where {_FILTER}),
                 {_BUCKET_MONTHS}
                 select {select},
                   coalesce(sum(f.amount_cents) filter (where {granted}), 0) cost,
@@ -247,7 +253,9 @@ def _queries(req: Request) -> list[tuple[str, str]]:
     if "WAITING_DAYS" in wanted:
         found.append((
             "assignment",
-            f"""with f as materialized (select * from ({_ASSIGNMENTS}) f where {_FILTER}),
+            f"""with f as materialized (
+                  select m, y, ct, pc, pv, s, assigned_on{rt}
+                  from ({_ASSIGNMENTS}) f where {_FILTER}),
                 {_BUCKET_MONTHS}
                 select {select},
                   percentile_cont(0.5) within group (order by f.s - f.assigned_on) waiting,
