@@ -14,10 +14,11 @@ from typing import Any
 import asyncpg
 import pytest
 
+from hub import ingest as ingest_module
 from hub.ingest import SourceConfig, _one_ahead, ingest
 from hub.store.load import SourceInfo
 
-from .conftest import SAMPLE_REGION, Api, settings_for, table_checksums, token
+from .conftest import SAMPLE_REGION, SAMPLES, Api, settings_for, table_checksums, token
 from .test_adapters import ASSIGNMENTS_CSV, CASES, Case
 
 
@@ -313,3 +314,25 @@ async def test_pages_are_fetched_one_ahead_and_the_rest_dropped_on_an_early_stop
             if n == 2:
                 break
     assert events == ["fetch 1", "fetch 2", "loaded 1", "fetch 3", "loaded 2", "closed"]
+
+
+async def test_reading_keeps_at_most_read_ahead_batches_in_flight_and_yields_them_in_order(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Files are read READ_AHEAD batches ahead of the one loading, never more (what is read
+    waits in memory), and the batches come in the order of the files."""
+    monkeypatch.setattr(ingest_module, "BATCH_FILES", 2)
+    monkeypatch.setattr(ingest_module, "READ_AHEAD", 3)
+    paths = [tmp_path / f"{i:02}.xml" for i in range(11)]  # six batches
+    for path in paths:
+        path.write_bytes((SAMPLES / "JW301.xml").read_bytes())
+    source = SourceInfo("ijw-ahead", "ijw", None, None, {})
+    reading = ingest_module.Reading(settings_for(SAMPLE_REGION, tmp_path), source, paths)
+    names, in_flight = [], []
+    async for batch in reading.batches():
+        in_flight.append(len(reading._reading))
+        await asyncio.sleep(0.05)  # loading
+        names += [f.file_name for f in batch]
+    assert names == [p.name for p in paths]
+    assert max(in_flight) == 3
+    assert in_flight[-3:] == [2, 1, 0]
