@@ -4,6 +4,7 @@ them. No database: the adapter only reads files."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import pickle
 from pathlib import Path
@@ -166,6 +167,16 @@ def test_records_of_the_samples() -> None:
     assert isinstance(header_only, Retour)
     assert header_only.item is None
     assert header_only.header_retourcodes == ("8848",)
+
+
+@pytest.mark.parametrize("key", [b"k", b"k" * 64, b"a longer key than a block of sha256" * 3])
+def test_a_pseudonym_is_the_hmac_sha256_of_the_bsn(key: bytes) -> None:
+    """Whatever the key's length (one beyond a block is hashed first), and for each key in
+    turn: the keyed state is made once per key and copied per BSN."""
+    for bsn in ("999900006", "999900018", "111222333"):
+        expected = hmac.new(key, bsn.encode("ascii"), hashlib.sha256).hexdigest()
+        assert pseudonymise(key, bsn) == expected
+    assert pseudonymise(b"other", "999900006") != pseudonymise(key, "999900006")
 
 
 def test_not_well_formed(tmp_path: Path) -> None:
