@@ -695,7 +695,7 @@ class IjwAdapter(Adapter):
 
 def _read_bytes(path: Path) -> bytes:
     """The file's bytes, read to its end: for a message of a few kB an open, two reads and a
-    close, 8 us where `Path.read_bytes` (stat, seek and buffering besides) takes 13 to 21."""
+    close, 8 us, where opening it as a Python file and reading it all took 13 to 21."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         chunks = []
