@@ -349,7 +349,7 @@ def test_same_content_different_bytes_same_hash(tmp_path: Path) -> None:
 
 
 def test_a_message_larger_than_one_read_is_read_whole(tmp_path: Path) -> None:
-    """A file is read in pieces of 64 KiB: one of several pieces reads as the same message."""
+    """A file is read in pieces of 64 KiB: a file of several pieces reads as the same message."""
     original = SAMPLES / "JW323.xml"
     text = original.read_text(encoding="utf-8")
     padded = tmp_path / "padded.xml"
