@@ -180,7 +180,12 @@ _DATA_RANGE = """select least((select min(start_date) from trajectory),
                                  (select max(assigned_on) from assignment))"""
 
 # Each youth's jeugdhulp care, all providers and care types, chained by overlap or touch.
-_CHAINS = """chains as (
+# The trajectories of jeugdhulp in the asked municipalities (the table's columns, unaliased):
+# the ones long-running and switching youth are counted over.
+_JEUGDHULP_TRAJECTORIES = f"""care_type in {JEUGDHULP!r}
+    and ($1::text[] is null or municipality_code = any($1))"""
+
+_CHAINS = f"""chains as (
   select m, y, min(s) cs, max(e) ce from (
     select m, y, s, e, sum(gap) over (partition by m, y order by s, e) grp from (
       select municipality_code m, youth_id y, start_date s, coalesce(end_date, 'infinity') e,
@@ -188,8 +193,7 @@ _CHAINS = """chains as (
                     partition by municipality_code, youth_id order by start_date, end_date
                     rows between unbounded preceding and 1 preceding) + 1
                   then 1 else 0 end gap
-      from trajectory where care_type in ('AMBULANT', 'RESIDENTIAL', 'CRISIS')
-        and ($1::text[] is null or municipality_code = any($1))) x) g
+      from trajectory where {_JEUGDHULP_TRAJECTORIES}) x) g
   group by m, y, grp)"""
 
 
@@ -280,8 +284,6 @@ def _queries(req: Request) -> list[tuple[str, str]]:
         ))  # fmt: skip
     if "SWITCHING_YOUTH" in wanted:
         window = f"f.s <= {day} and f.e > {day} - interval '1 year'"
-        jeugdhulp = """t.care_type in ('AMBULANT', 'RESIDENTIAL', 'CRISIS')
-                    and ($1::text[] is null or t.municipality_code = any($1))"""
         found.append((
             "switching",
             # Only a youth with three providers in all may have three in one year: the
@@ -289,7 +291,7 @@ def _queries(req: Request) -> list[tuple[str, str]]:
             # every youth's for the region's five years, sorted, were most of its time).
             f"""with candidates as materialized (
                   select t.municipality_code m, t.youth_id y from trajectory t
-                  where {jeugdhulp}
+                  where {_JEUGDHULP_TRAJECTORIES}
                   group by t.municipality_code, t.youth_id
                   having count(distinct t.provider_agb) >= 3),
                 switching as (
@@ -297,7 +299,7 @@ def _queries(req: Request) -> list[tuple[str, str]]:
                   join trajectory t on t.start_date <= {day}
                     and coalesce(t.end_date, 'infinity') > {day} - interval '1 year'
                   join candidates c on c.m = t.municipality_code and c.y = t.youth_id
-                  where {jeugdhulp}
+                  where {_JEUGDHULP_TRAJECTORIES}
                   group by b.bid, t.municipality_code, t.youth_id
                   having count(distinct t.provider_agb) >= 3)
                 select {select}, count(distinct {_YOUTH}) switching
