@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import glob
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -316,23 +317,40 @@ async def test_pages_are_fetched_one_ahead_and_the_rest_dropped_on_an_early_stop
     assert events == ["fetch 1", "fetch 2", "loaded 1", "fetch 3", "loaded 2", "closed"]
 
 
+@pytest.mark.parametrize("in_workers", [False, True], ids=["thread", "workers"])
 async def test_reading_keeps_at_most_read_ahead_batches_in_flight_and_yields_them_in_order(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, in_workers: bool
 ) -> None:
     """Files are read READ_AHEAD batches ahead of the one loading, never more (what is read
-    waits in memory), and the batches come in the order of the files."""
+    waits in memory), and the batches come in the order of the files. The next batch is
+    taken (and unpickled) while one loads. A batch read in a worker process waits as the
+    bytes it was pickled to."""
     monkeypatch.setattr(ingest_module, "BATCH_FILES", 2)
     monkeypatch.setattr(ingest_module, "READ_AHEAD", 3)
+    monkeypatch.setattr(ingest_module, "_PARALLEL_FROM", 1 if in_workers else 100)
     paths = [tmp_path / f"{i:02}.xml" for i in range(11)]  # six batches
     for path in paths:
         path.write_bytes((SAMPLES / "JW301.xml").read_bytes())
     source = SourceInfo("ijw-ahead", "ijw", None, None, {})
     reading = ingest_module.Reading(settings_for(SAMPLE_REGION, tmp_path), source, paths)
-    names, in_flight = [], []
+    names, in_flight, waiting = [], [], []
     async for batch in reading.batches():
         in_flight.append(len(reading._reading))
+        if reading._reading:
+            waiting.append(type(await reading._reading[-1]))
         await asyncio.sleep(0.05)  # loading
         names += [f.file_name for f in batch]
     assert names == [p.name for p in paths]
-    assert max(in_flight) == 3
-    assert in_flight[-3:] == [2, 1, 0]
+    assert in_flight == [3, 3, 2, 1, 0, 0]
+    assert set(waiting) == {bytes if in_workers else list}
+
+
+async def test_the_readers_run_at_a_lower_priority_than_the_loading() -> None:
+    """The loading (this process and PostgreSQL) is what the others wait for: the worker
+    processes that read ahead of it get the cores it leaves."""
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("with one core the files are read in a thread of this process")
+    here = os.nice(0)
+    readers = ingest_module._readers()
+    niceness = await asyncio.get_running_loop().run_in_executor(readers, os.nice, 0)
+    assert niceness == min(here + ingest_module.READERS_NICE, 19)
