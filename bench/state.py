@@ -240,16 +240,27 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _processes() -> dict[int, tuple[int, int, float, int]]:
-    """pid -> (parent, start time, CPU seconds, resident bytes) of every process."""
+    """pid -> (parent, start time, CPU seconds, resident bytes) of every process. Read with
+    os.read, not pathlib: 0.9 against 2.2 ms of this process's CPU for 88 processes, taken
+    20 times a second beside the run it measures."""
     found = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
         try:
-            # the fields after the command: state, ppid, ..., utime, stime, ..., starttime, _, rss
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            fd = os.open(f"/proc/{name}/stat", os.O_RDONLY)
         except OSError:
             continue
+        try:
+            stat = os.read(fd, 4096)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+        # the fields after the command: state, ppid, ..., utime, stime, ..., starttime, _, rss
+        fields = stat.rsplit(b")", 1)[1].split()
         cpu, rss = (int(fields[11]) + int(fields[12])) / _HZ, int(fields[21]) * _PAGE
-        found[int(stat.parent.name)] = (int(fields[1]), int(fields[19]), cpu, rss)
+        found[int(name)] = (int(fields[1]), int(fields[19]), cpu, rss)
     return found
 
 
