@@ -345,6 +345,18 @@ async def test_reading_keeps_at_most_read_ahead_batches_in_flight_and_yields_the
     assert set(waiting) == {bytes if in_workers else list}
 
 
+def test_many_files_or_a_few_large_ones_are_read_in_worker_processes(tmp_path: Path) -> None:
+    """A few small files are read in a thread of the loading process: handing them to a
+    worker and back would cost more than reading them."""
+    small, large = tmp_path / "small.csv", tmp_path / "large.csv"
+    small.write_bytes(b"x" * 1000)
+    large.write_bytes(b"x" * ingest_module._PARALLEL_FROM_BYTES)
+    assert not ingest_module._worth_a_worker([small, small])
+    assert not ingest_module._worth_a_worker([tmp_path / "missing.csv"])
+    assert ingest_module._worth_a_worker([small, large])
+    assert ingest_module._worth_a_worker([small] * ingest_module._PARALLEL_FROM)
+
+
 async def test_the_readers_run_at_a_lower_priority_than_the_loading() -> None:
     """The loading (this process and PostgreSQL) is what the others wait for: the worker
     processes that read ahead of it get the cores it leaves."""
