@@ -124,13 +124,13 @@ async def _ingest_sources(urls: Urls, s: Settings, batches: list[Batch]) -> list
             print(summary_table(shown), file=sys.stderr)
 
 
-Batch = tuple[SourceInfo, list[Path] | None]  # None: pull the source's URL
+Batch = tuple[SourceInfo, Sequence[str | Path] | None]  # None: pull the source's URL
 
 
 def _batches(configs: list[SourceConfig], paths: list[str]) -> list[Batch]:
     if paths:
         return [(c.info, sorted(Path(p) for p in paths)) for c in configs]
-    return [(c.info, None if c.is_url else c.paths()) for c in configs]
+    return [(c.info, None if c.is_url else c.files()) for c in configs]
 
 
 def cmd_ingest(s: Settings, a: argparse.Namespace) -> int:
