@@ -204,12 +204,13 @@ BATCH_FILES = 1000  # files per transaction (and per read in a worker)
 READ_AHEAD = 32
 # The readers' niceness. The loading (this process and its PostgreSQL backend, one after
 # the other) is what the end of a run waits for; the readers, far enough ahead, take the
-# cores it leaves. A W4 run had 11.5 and 12.8 idle core-seconds with eight batches ahead at
-# equal priority, 5.0 and 7.2 with this.
+# cores it leaves. W4 runs had 11.5 and 12.8 idle core-seconds with eight batches ahead at
+# equal priority, 5.0 and 7.2 with 32 ahead at this niceness.
 READERS_NICE = 10
-# Fewer files than this, or fewer bytes, are read in a thread of this process: about 10 ms
-# of reading, less than handing them to a worker and back costs. A CSV export (0.3 to 1.7
-# MB a source in the region) is read in a worker, beside the loading rather than in its way.
+# Fewer files than this, and fewer bytes in all, are read in a thread of this process: at
+# most about 20 ms of reading, where new workers take 0.2 s to a first read. A CSV export
+# (0.3 to 1.7 MB a source in the region) is read in a worker, beside the loading rather than
+# in its way.
 _PARALLEL_FROM = 100
 _PARALLEL_FROM_BYTES = 100_000
 
