@@ -8,6 +8,7 @@ why, the same input reads the same, and no BSN ever appears in a rejection."""
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -281,6 +282,16 @@ def test_good_input_reads_every_record(case: Case, tmp_path: Path) -> None:
     again = read(case, tmp_path)
     assert again.records == result.records
     assert again.file_hash == result.file_hash
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_a_read_travels_between_processes_unchanged(case: Case, tmp_path: Path) -> None:
+    """Files are read in worker processes: every kind of record comes back from pickling
+    equal and of the same classes (its youth, provenance and dates travel flattened)."""
+    result = read(case, tmp_path)
+    copy = pickle.loads(pickle.dumps(result, pickle.HIGHEST_PROTOCOL))  # noqa: S301 (its own)
+    assert copy == result
+    assert [type(r) for r in copy.records] == [type(r) for r in result.records]
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
