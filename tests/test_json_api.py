@@ -211,6 +211,23 @@ def test_server_pages_since_and_errors(tmp_path: Path) -> None:
         assert api.requests[2] == f"{RESOURCE}?since=2024-03-01T10%3A03%3A00&page_size=1"
 
 
+def test_the_server_serves_a_file_as_it_is_at_each_request(tmp_path: Path) -> None:
+    """A change to a file reaches the next request, even one that keeps its length: the
+    server keeps a file parsed for its pages only while its bytes stay the same."""
+    write(tmp_path, RESOURCE, items(3))
+    with ApiServer(tmp_path, page_size=2) as api:
+        assert len(httpx.get(api.url + RESOURCE).json()["items"]) == 2
+        write(
+            tmp_path,
+            RESOURCE,
+            [{**i, "toewijzingNummer": "X" + i["toewijzingNummer"][1:]} for i in items(3)],
+        )
+        served = httpx.get(api.url + RESOURCE, params={"page": 2}).json()["items"]
+        assert [i["toewijzingNummer"] for i in served] == ["X00003"]
+        write(tmp_path, RESOURCE, b'{"items": []}')  # not a JSON array
+        assert httpx.get(api.url + RESOURCE).status_code == 500
+
+
 # -- pulling
 
 

@@ -70,6 +70,7 @@ class ApiServer:
         self.url = ""
         self.requests: list[str] = []
         self._faults: list[_Fault] = []
+        self._parsed: dict[Path, tuple[bytes, list[tuple[datetime, int, dict[str, Any]]]]] = {}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -185,17 +186,7 @@ class ApiServer:
         since = _moment(since_text, "since") if since_text else None
         page = _positive(params.get("page"), "page", 1)
         size = _positive(params.get("page_size"), "page_size", self.page_size)
-        items = json.loads(file.read_bytes().decode("utf-8-sig"))
-        if not isinstance(items, list):
-            raise _BrokenResourceError("the file is not a JSON array")
-        keyed = []
-        for i, item in enumerate(items):
-            if not isinstance(item, dict) or not isinstance(item.get("lastModified"), str):
-                raise _BrokenResourceError(f"item {i + 1} has no lastModified")
-            modified = _naive_utc(datetime.fromisoformat(item["lastModified"]))
-            if since is None or modified > since:
-                keyed.append((modified, i, item))
-        keyed.sort(key=lambda k: (k[0], k[1]))
+        keyed = [k for k in self._items(file) if since is None or k[0] > since]
         chunk = keyed[(page - 1) * size : page * size]
         following = None
         if page * size < len(keyed):
@@ -209,6 +200,28 @@ class ApiServer:
             )
         cursor = keyed[-1][2]["lastModified"] if keyed else since_text
         return {"items": [k[2] for k in chunk], "next": following, "cursor": cursor}
+
+    def _items(self, file: Path) -> list[tuple[datetime, int, dict[str, Any]]]:
+        """The file's items by (lastModified, position in the file). The file is read on
+        every request; it is parsed again only when its bytes changed (parsing a file of the
+        region, 1 to 2.5 MB, for every page of 500 took 2.5 CPU seconds of a W4 run)."""
+        data = file.read_bytes()
+        with self._lock:
+            parsed = self._parsed.get(file)
+        if parsed is not None and parsed[0] == data:
+            return parsed[1]
+        items = json.loads(data.decode("utf-8-sig"))
+        if not isinstance(items, list):
+            raise _BrokenResourceError("the file is not a JSON array")
+        keyed = []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict) or not isinstance(item.get("lastModified"), str):
+                raise _BrokenResourceError(f"item {i + 1} has no lastModified")
+            keyed.append((_naive_utc(datetime.fromisoformat(item["lastModified"])), i, item))
+        keyed.sort(key=lambda k: (k[0], k[1]))
+        with self._lock:
+            self._parsed[file] = (data, keyed)
+        return keyed
 
 
 class _Server(ThreadingHTTPServer):
