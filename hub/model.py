@@ -367,9 +367,10 @@ _INLINED = (Youth, Provenance)  # one of each per record: they travel as values 
 def _pickled_flat(cls: type) -> None:
     """Pickle as one call with flat values: the Youth and Provenance a record holds as their
     fields, dates as day numbers. Each as an object of its own (a reduce call and memo
-    entries apiece) took twice as long to pickle: 13.1 against 6.2 us for a file of 0193,
-    61.8 against 18.3 for one of claims; unpickling takes about as long either way. The
-    builder is generated, as dataclasses generates `__init__`."""
+    entries apiece) took two to three times as long to pickle: 13.4 to 19.0 against 6.0 to
+    6.2 us for a file of 0193, 62 against 19 for one of six claim lines; unpickling takes
+    about as long either way. The builder is generated, as dataclasses generates
+    `__init__`."""
     hints = get_type_hints(cls)
     values: list[str] = []  # expressions over `self`, in order
     made: list[str] = []  # the arguments of `cls(...)` from v0, v1, ...
