@@ -405,10 +405,10 @@ def _pickled_flat(cls: type) -> None:
     cls.__reduce__ = scope["__reduce__"]  # type: ignore[method-assign]
 
 
-_RECORDS = [
+_DATACLASSES = [
     value
     for value in tuple(globals().values())
     if isinstance(value, type) and is_dataclass(value) and value.__module__ == __name__
 ]
-for _cls in sorted(_RECORDS, key=lambda c: c not in _INLINED):  # their builders first
+for _cls in sorted(_DATACLASSES, key=lambda c: c not in _INLINED):  # their builders first
     _pickled_flat(_cls)
