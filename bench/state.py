@@ -143,7 +143,7 @@ async def _generate_and_ingest(region: Region, years: int, scale: float, say: ob
         with ApiServer(region.region_dir / "api") as api:
             os.environ["HUB_DEMO_API"] = api.url
             for c in read_sources(region.region_dir / "sources.toml"):
-                await ingest_source(db, s, c.info, None if c.is_url else c.paths())
+                await ingest_source(db, s, c.info, None if c.is_url else c.files())
     finally:
         await db.close()
     _say(say, f"ingested in {time.monotonic() - started:.0f} s")

@@ -58,7 +58,7 @@ async def main(years: int, scale: float, runs: int) -> None:
         with ApiServer(region_dir / "api") as api:
             os.environ["HUB_DEMO_API"] = api.url
             for c in read_sources(region_dir / "sources.toml"):
-                runs_ = await ingest_source(db, s, c.info, None if c.is_url else c.paths())
+                runs_ = await ingest_source(db, s, c.info, None if c.is_url else c.files())
                 records += sum(r.records_read for r in runs_)
         done = time.monotonic()
         print(

@@ -34,7 +34,7 @@ from hub.progress import SourceProgress, summary_table
 from hub.store.load import RunResult, SourceInfo
 
 if TYPE_CHECKING:
-    from hub.ingest import SourceConfig
+    from hub.ingest import Files, SourceConfig
 
 log = logging.getLogger("hub")
 
@@ -124,7 +124,7 @@ async def _ingest_sources(urls: Urls, s: Settings, batches: list[Batch]) -> list
             print(summary_table(shown), file=sys.stderr)
 
 
-Batch = tuple[SourceInfo, Sequence[str | Path] | None]  # None: pull the source's URL
+Batch = tuple[SourceInfo, "Files | None"]  # None: pull the source's URL
 
 
 def _batches(configs: list[SourceConfig], paths: list[str]) -> list[Batch]:

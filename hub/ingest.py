@@ -72,9 +72,6 @@ class SourceConfig:
     def is_url(self) -> bool:
         return location_is_url(self.info.location)
 
-    def paths(self) -> list[Path]:
-        return [Path(f) for f in self.files()]
-
     def files(self) -> list[str]:
         """The source's files, in the order of their path components (as Paths sort). As
         strings: the region's 278,000 files are listed in 0.4 s, where making each a Path
@@ -199,7 +196,7 @@ BATCH_FILES = 1000  # files per transaction (and per read in a worker)
 # Batches read ahead of the one loading. The small sources between the iJw ones (a few CSV
 # files or API pages) are read and loaded by this process for a second or more each, and
 # the readers idle meanwhile once they are this far ahead. A batch from a worker waits here
-# as the bytes it was pickled to: 0.4 to 1.7 MiB for 1,000 of the region's files, a quarter
+# as the bytes it was pickled to: 0.4 to 1.5 MiB for 1,000 of the region's files, a quarter
 # of what its records take once unpickled.
 READ_AHEAD = 32
 # The readers' niceness. The loading (this process and its PostgreSQL backend, one after

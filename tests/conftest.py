@@ -239,7 +239,7 @@ async def load_generated(
         os.environ["HUB_DEMO_API"] = server.url
         try:
             for config in read_sources(outdir / "sources.toml"):
-                paths = None if config.is_url else config.paths()
+                paths = None if config.is_url else config.files()
                 runs += await ingest_source(db, settings, config.info, paths)
         finally:
             if previous is None:

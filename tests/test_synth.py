@@ -71,7 +71,7 @@ def _api_file(region: GeneratedRegion, location: str) -> Path:
 def _paths(region: GeneratedRegion, config: SourceConfig) -> list[Path]:
     if config.info.adapter == "json-api":
         return [_api_file(region, config.info.location or "")]
-    return config.paths()
+    return [Path(f) for f in config.files()]
 
 
 def _rows(region: GeneratedRegion, source: dict[str, Any]) -> Iterator[dict[str, str]]:
@@ -453,9 +453,9 @@ def test_reference_data(region: GeneratedRegion, world: Region, tmp_path: Path) 
     for config in read_sources(region.sources_toml):
         if config.info.adapter == "reference":
             adapter = make_adapter(config.info)
-            for path in config.paths():
+            for path in config.files():
                 records[str(config.info.options["kind"])] += adapter.read(
-                    path, adapter_context(settings, config.info)
+                    Path(path), adapter_context(settings, config.info)
                 ).records
     years = range(END - YEARS + 1, END + 1)
     codes = {m.code for m in default_region()}
