@@ -7,7 +7,7 @@ appears here: a youth is known by its pseudonym (see hub/pseudonym.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from datetime import date
 from typing import get_type_hints
 
@@ -405,6 +405,26 @@ def _pickled_flat(cls: type) -> None:
     cls.__reduce__ = scope["__reduce__"]  # type: ignore[method-assign]
 
 
+def _init_by_slots(cls: type) -> None:
+    """The `__init__` of a frozen dataclass, with the same parameters and defaults, setting
+    the slots as the builders above do. The one dataclasses generates goes through
+    `object.__setattr__` once per field, the class's own being the one that refuses: 2.9
+    against 1.6 us for a claim line, 0.66 against 0.40 for a youth; the readers make one
+    record or more for every file of the region."""
+    params, sets, scope = [], [], {}
+    for i, f in enumerate(fields(cls)):
+        if f.default_factory is not MISSING:
+            raise TypeError(f"{cls.__name__}.{f.name}: a default factory is not supported here")
+        params.append(f.name if f.default is MISSING else f"{f.name}=_default{i}")
+        sets.append(f"    _set{i}(self, {f.name})\n")
+        scope[f"_set{i}"] = getattr(cls, f.name).__set__
+        scope[f"_default{i}"] = f.default
+    exec(f"def __init__(self, {', '.join(params)}):\n{''.join(sets)}", scope)  # noqa: S102
+    init = scope["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = init  # type: ignore[misc]
+
+
 _DATACLASSES = [
     value
     for value in tuple(globals().values())
@@ -412,3 +432,5 @@ _DATACLASSES = [
 ]
 for _cls in sorted(_DATACLASSES, key=lambda c: c not in _INLINED):  # their builders first
     _pickled_flat(_cls)
+    if _cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
+        _init_by_slots(_cls)

@@ -7,14 +7,17 @@ why, the same input reads the same, and no BSN ever appears in a rejection."""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hub import model
 from hub.adapters.base import AdapterContext
 from hub.config import ConfigError
 from hub.ingest import ADAPTERS, make_adapter
@@ -292,6 +295,31 @@ def test_a_read_travels_between_processes_unchanged(case: Case, tmp_path: Path) 
     copy = pickle.loads(pickle.dumps(result, pickle.HIGHEST_PROTOCOL))  # noqa: S301 (its own)
     assert copy == result
     assert [type(r) for r in copy.records] == [type(r) for r in result.records]
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_records_are_made_from_their_fields_and_stay_frozen(case: Case, tmp_path: Path) -> None:
+    """The model's frozen classes set their slots in an `__init__` of their own (see
+    hub/model.py): they take their fields as the dataclass did, and refuse changes."""
+    for record in read(case, tmp_path).records:
+        values = {f.name: getattr(record, f.name) for f in fields(record)}
+        assert type(record)(*values.values()) == record == type(record)(**values)
+        assert dataclasses.replace(record) == record
+        with pytest.raises(FrozenInstanceError):
+            setattr(record, fields(record)[0].name, None)
+
+
+def test_the_model_classes_take_the_parameters_of_their_dataclass() -> None:
+    classes = [c for c in vars(model).values() if isinstance(c, type) and is_dataclass(c)]
+    assert len(classes) > 20
+    for cls in classes:
+        if cls.__module__ == model.__name__ and cls.__dataclass_params__.frozen:
+            expected = [
+                (f.name, inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default)
+                for f in fields(cls)
+            ]
+            parameters = inspect.signature(cls).parameters.values()
+            assert [(p.name, p.default) for p in parameters] == expected, cls.__name__
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
