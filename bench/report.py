@@ -142,6 +142,12 @@ def _w4(w4: dict[str, float] | None) -> str:
             f"; CPU time {w4['cpu_ingest_s'] + w4['cpu_postgres_s']:,.1f} s (the ingest's "
             f"processes {w4['cpu_ingest_s']:,.1f}, PostgreSQL's {w4['cpu_postgres_s']:,.1f})"
         )
+    if "idle_core_s" in w4:  # and these came later still
+        text += (
+            f"; the loading process {w4['cpu_loading_s']:,.1f} s of the ingest's, its readers "
+            f"{w4['cpu_ingest_s'] - w4['cpu_loading_s']:,.1f}; the cores idle "
+            f"{w4['idle_core_s']:,.1f} core-seconds"
+        )
     return text
 
 

@@ -264,17 +264,29 @@ def _processes() -> dict[int, tuple[int, int, float, int]]:
     return found
 
 
+def _idle_seconds() -> float:
+    """Seconds the machine's cores have been idle (or waiting for I/O) since boot, summed."""
+    with open("/proc/stat", "rb") as stat:
+        fields = stat.readline().split()
+    return (int(fields[4]) + int(fields[5])) / _HZ
+
+
 class _Usage:
     """What W4 uses, sampled from /proc while it runs: the peak resident memory of the ingest's
-    process tree, and the CPU time of that tree and of the PostgreSQL server's processes
-    since the start (a process that ended counts as last seen): how the work divides, and
-    whether W4 computed or waited."""
+    process tree; the CPU time since the start of the ingest process itself (the loading:
+    it and its PostgreSQL backend take turns), of its descendants (the readers) and of the
+    PostgreSQL server's processes, a process that ended counting as last seen; and the
+    core-seconds the machine's cores idled. How the work divides, and whether W4 computed
+    or waited."""
 
     def __init__(self, root: int, postmaster: int) -> None:
+        self._root = root
         self._tops = {"ingest": root, "postgres": postmaster}
         self._before = {(pid, p[1]): p[2] for pid, p in _processes().items()}
+        self._idle_before = _idle_seconds()
         self._cpu: dict[tuple[int, int], tuple[str, float]] = {}
         self.peak_rss = 0
+        self.idle = 0.0
 
     def sample(self) -> None:
         processes = _processes()
@@ -289,12 +301,17 @@ class _Usage:
                 todo.extend(children.get(pid, []))
                 _, start, cpu, resident = processes[pid]
                 key = (pid, start)
-                self._cpu[key] = (kind, cpu - self._before.get(key, 0.0))
+                own = "readers" if kind == "ingest" and pid != self._root else kind
+                self._cpu[key] = (own, cpu - self._before.get(key, 0.0))
                 rss += resident if kind == "ingest" else 0
         self.peak_rss = max(self.peak_rss, rss)
+        self.idle = _idle_seconds() - self._idle_before
 
     def cpu(self, kind: str) -> float:
-        return sum(seconds for k, seconds in self._cpu.values() if k == kind)
+        """CPU seconds of "ingest" (the ingest process and its readers), "loading" (the
+        ingest process itself), "readers" or "postgres"."""
+        kinds = {"ingest": ("ingest", "readers"), "loading": ("ingest",)}.get(kind, (kind,))
+        return sum(seconds for k, seconds in self._cpu.values() if k in kinds)
 
 
 async def _postmaster(region: Region) -> int:
@@ -364,5 +381,7 @@ def ingest_fresh(region: Region, timeout: float) -> dict[str, float]:
         "records_per_s": records / seconds,
         "peak_rss_mib": usage.peak_rss / 2**20,
         "cpu_ingest_s": usage.cpu("ingest"),
+        "cpu_loading_s": usage.cpu("loading"),
         "cpu_postgres_s": usage.cpu("postgres"),
+        "idle_core_s": usage.idle,
     }

@@ -6,6 +6,7 @@ admins none)."""
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import date
 from typing import Any
@@ -223,9 +224,16 @@ def test_w4_usage_counts_a_tree_that_ended_and_the_servers_processes() -> None:
         time.sleep(0.01)
     ingest = subprocess.Popen([sys.executable, "-c", _BUSY, "0.4", "child", _BUSY])
     usage = _Usage(ingest.pid, server.pid)
+    started = time.monotonic()
     while ingest.poll() is None or server.poll() is None:
         usage.sample()
         time.sleep(0.02)
+    usage.sample()
+    elapsed = time.monotonic() - started
     assert 0.35 <= usage.cpu("ingest") < 1.0  # the child's 0.4 s, though it has ended
+    assert 0.35 <= usage.cpu("readers") < 0.6  # the child is the ingest's reader
+    assert usage.cpu("loading") == pytest.approx(usage.cpu("ingest") - usage.cpu("readers"))
+    assert usage.cpu("loading") < 0.3  # the ingest process itself only started the child
     assert 0.3 < usage.cpu("postgres") < 0.5  # about 0.6 s, less the 0.2 s used before
     assert usage.peak_rss >= 32 * 2**20
+    assert 0 <= usage.idle <= (os.cpu_count() or 1) * (elapsed + 0.05)  # core-seconds
