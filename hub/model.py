@@ -415,10 +415,13 @@ def _init_by_slots(cls: type) -> None:
     for i, f in enumerate(fields(cls)):
         if f.default_factory is not MISSING:
             raise TypeError(f"{cls.__name__}.{f.name}: a default factory is not supported here")
-        params.append(f.name if f.default is MISSING else f"{f.name}=_default{i}")
+        if f.default is MISSING:
+            params.append(f.name)
+        else:
+            params.append(f"{f.name}=_default{i}")
+            scope[f"_default{i}"] = f.default
         sets.append(f"    _set{i}(self, {f.name})\n")
         scope[f"_set{i}"] = getattr(cls, f.name).__set__
-        scope[f"_default{i}"] = f.default
     exec(f"def __init__(self, {', '.join(params)}):\n{''.join(sets)}", scope)  # noqa: S102
     init = scope["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
