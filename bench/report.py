@@ -146,7 +146,8 @@ def _w4(w4: dict[str, float] | None) -> str:
         text += (
             f"; the loading process {w4['cpu_loading_s']:,.1f} s of the ingest's, its readers "
             f"{w4['cpu_ingest_s'] - w4['cpu_loading_s']:,.1f}; the cores idle "
-            f"{w4['idle_core_s']:,.1f} core-seconds"
+            f"{w4['idle_core_s']:,.1f} core-seconds, {w4['iowait_core_s']:,.1f} of them "
+            "waiting for I/O"
         )
     return text
 

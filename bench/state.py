@@ -264,11 +264,12 @@ def _processes() -> dict[int, tuple[int, int, float, int]]:
     return found
 
 
-def _idle_seconds() -> float:
-    """Seconds the machine's cores have been idle (or waiting for I/O) since boot, summed."""
+def _idle_seconds() -> tuple[float, float]:
+    """Seconds the machine's cores have been idle since boot, summed: in all, and of those
+    waiting for I/O."""
     with open("/proc/stat", "rb") as stat:
         fields = stat.readline().split()
-    return (int(fields[4]) + int(fields[5])) / _HZ
+    return (int(fields[4]) + int(fields[5])) / _HZ, int(fields[5]) / _HZ
 
 
 class _Usage:
@@ -276,8 +277,8 @@ class _Usage:
     process tree; the CPU time since the start of the ingest process itself (the loading:
     it and its PostgreSQL backend take turns), of its descendants (the readers) and of the
     PostgreSQL server's processes, a process that ended counting as last seen; and the
-    core-seconds the machine's cores idled. How the work divides, and whether W4 computed
-    or waited."""
+    core-seconds the machine's cores idled, and of those waited for I/O. How the work
+    divides, and whether W4 computed or waited."""
 
     def __init__(self, root: int, postmaster: int) -> None:
         self._root = root
@@ -286,7 +287,7 @@ class _Usage:
         self._idle_before = _idle_seconds()
         self._cpu: dict[tuple[int, int], tuple[str, float]] = {}
         self.peak_rss = 0
-        self.idle = 0.0
+        self.idle = self.iowait = 0.0
 
     def sample(self) -> None:
         processes = _processes()
@@ -305,7 +306,8 @@ class _Usage:
                 self._cpu[key] = (own, cpu - self._before.get(key, 0.0))
                 rss += resident if kind == "ingest" else 0
         self.peak_rss = max(self.peak_rss, rss)
-        self.idle = _idle_seconds() - self._idle_before
+        idle, iowait = _idle_seconds()
+        self.idle, self.iowait = idle - self._idle_before[0], iowait - self._idle_before[1]
 
     def cpu(self, kind: str) -> float:
         """CPU seconds of "ingest" (the ingest process and its readers), "loading" (the
@@ -384,4 +386,5 @@ def ingest_fresh(region: Region, timeout: float) -> dict[str, float]:
         "cpu_loading_s": usage.cpu("loading"),
         "cpu_postgres_s": usage.cpu("postgres"),
         "idle_core_s": usage.idle,
+        "iowait_core_s": usage.iowait,
     }

@@ -236,4 +236,4 @@ def test_w4_usage_counts_a_tree_that_ended_and_the_servers_processes() -> None:
     assert usage.cpu("loading") < 0.3  # the ingest process itself only started the child
     assert 0.3 < usage.cpu("postgres") < 0.5  # about 0.6 s, less the 0.2 s used before
     assert usage.peak_rss >= 32 * 2**20
-    assert 0 <= usage.idle <= (os.cpu_count() or 1) * (elapsed + 0.05)  # core-seconds
+    assert 0 <= usage.iowait <= usage.idle <= (os.cpu_count() or 1) * (elapsed + 0.05)
