@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -209,6 +210,15 @@ else:
         pass
     time.sleep(0.5)
 """
+
+
+def test_w4_reads_the_regions_files_once_before_it_starts(tmp_path: Path) -> None:
+    from bench.state import _read_through  # noqa: PLC0415
+
+    (tmp_path / "0193" / "ijw").mkdir(parents=True)
+    (tmp_path / "0193" / "ijw" / "a.xml").write_bytes(b"x" * 3_000_000)
+    (tmp_path / "sources.toml").write_bytes(b"# none\n")
+    assert _read_through(tmp_path) == 3_000_007
 
 
 def test_w4_usage_counts_a_tree_that_ended_and_the_servers_processes() -> None:
