@@ -329,9 +329,9 @@ async def _postmaster(region: Region) -> int:
 def _read_through(folder: Path) -> int:
     """Read every file under the folder once (returns their bytes): W4 then finds the region
     in the page cache, as files just written or received are, and measures the ingest
-    rather than the disk. Which of the two it was varied between runs, with the page cache
-    emptied meanwhile: out of it, W4 took 105.5 s and 182.6 CPU seconds where it took 76.5 s
-    and 139.8 (a file of 0193 costs 42 us of CPU to read, 6 from the cache)."""
+    rather than the disk. Whether they were cached varied between runs before: with the
+    page cache emptied, W4 took 105.5 s and 182.6 CPU seconds where it took 76.5 s and 139.8
+    (a file of 0193 costs 42 us of CPU to read from the disk, 6 from the cache)."""
     total = 0
     for top, _, names in os.walk(folder):
         for name in names:

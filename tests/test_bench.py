@@ -233,15 +233,15 @@ def test_w4_usage_counts_a_tree_that_ended_and_the_servers_processes() -> None:
     while _processes()[server.pid][2] < 0.2:  # CPU the server used before W4: not W4's
         time.sleep(0.01)
     ingest = subprocess.Popen([sys.executable, "-c", _BUSY, "0.4", "child", _BUSY])
-    usage = _Usage(ingest.pid, server.pid)
     started = time.monotonic()
+    usage = _Usage(ingest.pid, server.pid)
     while ingest.poll() is None or server.poll() is None:
         usage.sample()
         time.sleep(0.02)
     usage.sample()
     elapsed = time.monotonic() - started
     assert 0.35 <= usage.cpu("ingest") < 1.0  # the child's 0.4 s, though it has ended
-    assert 0.35 <= usage.cpu("readers") < 0.6  # the child is the ingest's reader
+    assert 0.35 <= usage.cpu("readers") < 1.0  # the child is the ingest's reader
     assert usage.cpu("loading") == pytest.approx(usage.cpu("ingest") - usage.cpu("readers"))
     assert usage.cpu("loading") < 0.3  # the ingest process itself only started the child
     assert 0.3 < usage.cpu("postgres") < 0.5  # about 0.6 s, less the 0.2 s used before
