@@ -281,7 +281,6 @@ class _Usage:
     divides, and whether W4 computed or waited."""
 
     def __init__(self, root: int, postmaster: int) -> None:
-        self._root = root
         self._tops = {"ingest": root, "postgres": postmaster}
         self._before = {(pid, p[1]): p[2] for pid, p in _processes().items()}
         self._idle_before = _idle_seconds()
@@ -302,7 +301,7 @@ class _Usage:
                 todo.extend(children.get(pid, []))
                 _, start, cpu, resident = processes[pid]
                 key = (pid, start)
-                own = "readers" if kind == "ingest" and pid != self._root else kind
+                own = "readers" if kind == "ingest" and pid != top else kind
                 self._cpu[key] = (own, cpu - self._before.get(key, 0.0))
                 rss += resident if kind == "ingest" else 0
         self.peak_rss = max(self.peak_rss, rss)
